@@ -1,0 +1,1 @@
+"""One module per `odl` subcommand (see toolkit/cli.py)."""
