@@ -4,6 +4,8 @@
   reference every odl int8 kernel is compared against bit-for-bit. Also reports the arena bytes TFLM used.
 - ``run_litert(model, inputs, kernels=...)``: ai_edge_litert's Interpreter with its optimized kernels ("optimized":
   ruy/gemmlowp, no delegate), its reference kernels ("reference"), or the default XNNPACK delegate ("xnnpack").
+  The ai-edge-litert wheel is built with TFLITE_SINGLE_ROUNDING, so its int8 results can differ from TFLM's by one
+  unit at rounding ties: compare it with odl's single-rounding build (``get_lib(single_rounding=True)``).
 - ``activation_range_s8(activation, scale, zero_point)``: TFLite's CalculateActivationRangeQuantized.
 
 ``inputs`` is one array or a list of arrays, in the order of the subgraph's inputs; outputs come back as a list.
@@ -21,7 +23,7 @@ import numpy as np
 
 from toolkit.errors import OdlError, ToolMissingError
 
-_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+_ACTIVATIONS = ("NONE", "RELU", "RELU_N1_TO_1", "RELU6")  # ActivationFunctionType order
 
 
 def activation_range_s8(activation: str | int, scale: float, zero_point: int, qmin: int = -128,

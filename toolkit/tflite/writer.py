@@ -26,6 +26,7 @@ common ops.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 
 import flatbuffers
@@ -385,6 +386,10 @@ class ModelBuilder:
         name = builtin_name(op.code)
         table = OPTIONS_TABLE.get(name)
         if table is None and op.options:
+            guess = _camel(name.lower()) + "Options"  # GELU -> GeluOptions, the schema's usual naming
+            if importlib.util.find_spec(f"tflite.{guess}") is not None:
+                table = guess
+        if table is None and op.options:
             raise OdlError(f"operator {name}: options given but no options table is known for it")
         opts = self._options(b, table, op.options) if table is not None else None
         in_vec = b.CreateNumpyVector(np.asarray(op.inputs, dtype=np.int32))
@@ -411,9 +416,11 @@ def conv_output_size(size: int, kernel: int, stride: int, dilation: int, padding
     raise OdlError(f"padding must be SAME or VALID, got {padding!r}")
 
 
-def _bias_tensor(b: ModelBuilder, bias, in_scale: float, w_scales, n: int) -> int:
+def _bias_tensor(b: ModelBuilder, bias, in_scale: float, w_scales, n: int, required: bool = False) -> int:
     if bias is None:
-        return -1
+        if not required:
+            return -1
+        bias = np.zeros(n, dtype=np.int32)  # the converter always writes a (zero) bias for convolutions
     bias = np.asarray(bias)
     w_scales = np.atleast_1d(np.asarray(w_scales, dtype=np.float32))
     scales = np.float32(in_scale) * w_scales  # what the converter writes (float32 product)
@@ -424,7 +431,8 @@ def _bias_tensor(b: ModelBuilder, bias, in_scale: float, w_scales, n: int) -> in
 
 def conv2d_model(x_shape, w, bias, *, in_scale, in_zp, w_scales, out_scale, out_zp, stride=(1, 1),
                  dilation=(1, 1), padding="SAME", activation="NONE") -> bytes:
-    """int8 CONV_2D: x [1,H,W,Cin], w int8 OHWI with per-channel (or per-tensor) symmetric scales, int32 bias."""
+    """int8 CONV_2D: x [1,H,W,Cin], w int8 OHWI with per-channel (or per-tensor) symmetric scales, int32 bias
+    (None writes a zero bias, as the converter does)."""
     w = np.asarray(w)
     n, h, wd, cin = x_shape
     cout, kh, kw, wcin = w.shape
@@ -435,7 +443,7 @@ def conv2d_model(x_shape, w, bias, *, in_scale, in_zp, w_scales, out_scale, out_
     b = ModelBuilder()
     x = b.add_tensor("input", x_shape, np.int8, scale=in_scale, zero_point=in_zp)
     wt = b.add_tensor("filter", w.shape, np.int8, data=w, scale=w_scales, zero_point=0, quantized_dimension=0)
-    bt = _bias_tensor(b, bias, in_scale, w_scales, cout)
+    bt = _bias_tensor(b, bias, in_scale, w_scales, cout, required=True)
     y = b.add_tensor("output", (n, oh, ow, cout), np.int8, scale=out_scale, zero_point=out_zp)
     b.add_operator("CONV_2D", [x, wt, bt], [y], {"padding": padding, "stride": stride, "dilation": dilation,
                                                   "activation": activation})
@@ -444,7 +452,8 @@ def conv2d_model(x_shape, w, bias, *, in_scale, in_zp, w_scales, out_scale, out_
 
 def depthwise_conv2d_model(x_shape, w, bias, *, depth_multiplier=1, in_scale, in_zp, w_scales, out_scale, out_zp,
                            stride=(1, 1), dilation=(1, 1), padding="SAME", activation="NONE") -> bytes:
-    """int8 DEPTHWISE_CONV_2D: w int8 [1,KH,KW,Cin*mult], per-channel scales along dimension 3."""
+    """int8 DEPTHWISE_CONV_2D: w int8 [1,KH,KW,Cin*mult], per-channel scales along dimension 3; bias None writes
+    a zero bias (LiteRT requires one)."""
     w = np.asarray(w)
     n, h, wd, cin = x_shape
     _, kh, kw, cout = w.shape
@@ -455,7 +464,7 @@ def depthwise_conv2d_model(x_shape, w, bias, *, depth_multiplier=1, in_scale, in
     b = ModelBuilder()
     x = b.add_tensor("input", x_shape, np.int8, scale=in_scale, zero_point=in_zp)
     wt = b.add_tensor("filter", w.shape, np.int8, data=w, scale=w_scales, zero_point=0, quantized_dimension=3)
-    bt = _bias_tensor(b, bias, in_scale, w_scales, cout)
+    bt = _bias_tensor(b, bias, in_scale, w_scales, cout, required=True)
     y = b.add_tensor("output", (n, oh, ow, cout), np.int8, scale=out_scale, zero_point=out_zp)
     b.add_operator("DEPTHWISE_CONV_2D", [x, wt, bt], [y],
                    {"padding": padding, "stride": stride, "dilation": dilation, "depth_multiplier": depth_multiplier,
