@@ -1,0 +1,38 @@
+/* odl_max_pool_s8: TFLite int8 MaxPool: maximum of the valid taps, then the activation clamp. */
+#include "s8_internal.h"
+
+odl_status odl_max_pool_s8(const int8_t *input, const odl_dims *in_dims, const odl_pool_s8_params *p,
+                           const odl_dims *out_dims, int8_t *output) {
+    if (!input || !output || !p || !odl_s8_dims_ok(in_dims) || !odl_s8_dims_ok(out_dims) ||
+        !odl_s8_clamp_ok(p->act_min, p->act_max))
+        return ODL_ERR_ARG;
+    odl_window win;
+    odl_status st = odl_conv_geometry(in_dims->h, in_dims->w, p->pool_h, p->pool_w, p->stride_h, p->stride_w, 1, 1,
+                                      p->padding, &win);
+    if (st != ODL_OK) return st;
+    const int32_t c = in_dims->c;
+    if (out_dims->n != in_dims->n || out_dims->h != win.out_h || out_dims->w != win.out_w || out_dims->c != c)
+        return ODL_ERR_SHAPE;
+    for (int32_t b = 0; b < in_dims->n; ++b) {
+        const int8_t *img = input + (size_t)b * in_dims->h * in_dims->w * c;
+        for (int32_t oy = 0; oy < win.out_h; ++oy) {
+            const int32_t y0 = oy * win.stride_h - win.pad_top;
+            const int32_t ky0 = ODL_MAX(0, -y0), ky1 = ODL_MIN(p->pool_h, in_dims->h - y0);
+            for (int32_t ox = 0; ox < win.out_w; ++ox) {
+                const int32_t x0 = ox * win.stride_w - win.pad_left;
+                const int32_t kx0 = ODL_MAX(0, -x0), kx1 = ODL_MIN(p->pool_w, in_dims->w - x0);
+                int8_t *dst = output + (((size_t)b * win.out_h + oy) * win.out_w + ox) * c;
+                for (int32_t ch = 0; ch < c; ++ch) {
+                    int32_t mx = -128;
+                    for (int32_t ky = ky0; ky < ky1; ++ky)
+                        for (int32_t kx = kx0; kx < kx1; ++kx) {
+                            const int32_t v = img[((size_t)(y0 + ky) * in_dims->w + (x0 + kx)) * c + ch];
+                            mx = ODL_MAX(mx, v);
+                        }
+                    dst[ch] = (int8_t)ODL_CLAMP(mx, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+    return ODL_OK;
+}
