@@ -1,0 +1,14 @@
+/* FP32 and FP16 conv2d forward (im2col + one matmul per row block). */
+#include "fp_common.h"
+
+#define FP_T float
+#define FP_TY f32
+#include "fp_conv2d_forward_impl.h"
+#undef FP_T
+#undef FP_TY
+
+#define FP_T odl_f16
+#define FP_TY f16
+#include "fp_conv2d_forward_impl.h"
+#undef FP_T
+#undef FP_TY
