@@ -7,7 +7,7 @@ ODL    := $(VENV)/bin/odl
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: cross compilers, emulators and build tools.
 APT_PACKAGES := gcc g++ make cmake ninja-build gcc-arm-none-eabi libnewlib-arm-none-eabi clang-19 lld-19 \
-                qemu-system-arm qemu-system-misc
+                qemu-system-arm qemu-system-misc picolibc-riscv64-unknown-elf
 PYTEST_ARGS ?=
 
 .PHONY: setup apt venv test demo bench clean help

@@ -1,0 +1,143 @@
+/* The device main loop: bytes from the UART go to the protocol handler (csrc/runtime), whose replies go back out
+ * through the UART; STATS reads the board's counters; RESET resets the chip.
+ *
+ * Until a generated model is linked in, the firmware exposes test tensors for the link tests:
+ *   id 1..4: writable, ODL_FW_TENSOR{1..4}_BYTES bytes (4 absent when 0), committed through one staging buffer
+ *   id 5:    read-only, 64 bytes in Flash
+ * The writable tensors live in .noinit and survive a warm reset (a RESET message, a fault, QEMU's system_reset):
+ * a write interrupted by a reset leaves the old contents, since only a commit copies staging into the tensor.
+ * At power-on (no valid marker) they are filled with the pattern byte[i] = (id * 31 + i) & 0xFF.
+ */
+#include <string.h>
+
+#include "board.h"
+#include "odl/protocol.h"
+
+#ifndef ODL_BOARD_NAME
+#define ODL_BOARD_NAME "unknown"
+#endif
+#ifndef ODL_FW_VERSION
+#define ODL_FW_VERSION "0.1.0"
+#endif
+#ifndef ODL_FW_TENSOR1_BYTES
+#define ODL_FW_TENSOR1_BYTES 16
+#endif
+#ifndef ODL_FW_TENSOR2_BYTES
+#define ODL_FW_TENSOR2_BYTES 256
+#endif
+#ifndef ODL_FW_TENSOR3_BYTES
+#define ODL_FW_TENSOR3_BYTES 4096
+#endif
+#ifndef ODL_FW_TENSOR4_BYTES
+#define ODL_FW_TENSOR4_BYTES 16384
+#endif
+/* Extra bytes of Flash / SRAM, to test that an image that does not fit the chip is refused at link time. */
+#ifndef ODL_FW_FILLER_FLASH_BYTES
+#define ODL_FW_FILLER_FLASH_BYTES 0
+#endif
+#ifndef ODL_FW_FILLER_SRAM_BYTES
+#define ODL_FW_FILLER_SRAM_BYTES 0
+#endif
+
+#define ODL_FW_MAX2(a, b) ((a) > (b) ? (a) : (b))
+#define ODL_FW_STAGING_BYTES \
+    ODL_FW_MAX2(ODL_FW_MAX2(ODL_FW_TENSOR1_BYTES, ODL_FW_TENSOR2_BYTES), \
+                ODL_FW_MAX2(ODL_FW_TENSOR3_BYTES, ODL_FW_TENSOR4_BYTES))
+#define ODL_FW_RETAIN_MAGIC 0x6F646C31u /* "odl1" */
+
+typedef struct {
+    uint32_t magic;
+    uint32_t boots;
+    uint8_t t1[ODL_FW_TENSOR1_BYTES];
+    uint8_t t2[ODL_FW_TENSOR2_BYTES];
+    uint8_t t3[ODL_FW_TENSOR3_BYTES];
+#if ODL_FW_TENSOR4_BYTES > 0
+    uint8_t t4[ODL_FW_TENSOR4_BYTES];
+#endif
+} odl_fw_retained;
+
+static odl_fw_retained retained __attribute__((section(".noinit"), aligned(8)));
+static uint8_t staging[ODL_FW_STAGING_BYTES] __attribute__((aligned(8)));
+static odl_device device;
+
+static const uint8_t constant_tensor[64] = {
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F,
+    0xF0, 0xE1, 0xD2, 0xC3, 0xB4, 0xA5, 0x96, 0x87, 0x78, 0x69, 0x5A, 0x4B, 0x3C, 0x2D, 0x1E, 0x0F,
+    0x6F, 0x64, 0x6C, 0x20, 0x74, 0x65, 0x73, 0x74, 0x20, 0x74, 0x65, 0x6E, 0x73, 0x6F, 0x72, 0x00,
+    0xFF, 0x00, 0xFF, 0x00, 0x55, 0xAA, 0x55, 0xAA, 0x80, 0x7F, 0x80, 0x7F, 0x01, 0xFE, 0x01, 0xFE};
+
+#if ODL_FW_FILLER_FLASH_BYTES > 0
+__attribute__((used)) static const uint8_t filler_flash[ODL_FW_FILLER_FLASH_BYTES] = {1};
+#endif
+#if ODL_FW_FILLER_SRAM_BYTES > 0
+__attribute__((used)) static uint8_t filler_sram[ODL_FW_FILLER_SRAM_BYTES];
+#endif
+
+static void fill_pattern(uint8_t *p, uint32_t n, uint32_t id) {
+    for (uint32_t i = 0; i < n; ++i) p[i] = (uint8_t)((id * 31u + i) & 0xFFu);
+}
+
+static void uart_write_cb(void *ctx, const uint8_t *bytes, uint32_t n) {
+    (void)ctx;
+    odl_uart_write(bytes, n);
+}
+
+static uint64_t cycles_cb(void *ctx) {
+    (void)ctx;
+    return odl_cycles();
+}
+
+static uint64_t instret_cb(void *ctx) {
+    (void)ctx;
+    return odl_instructions();
+}
+
+static void reset_cb(void *ctx) {
+    (void)ctx;
+    odl_board_reset();
+}
+
+int main(void) {
+    odl_uart_init();
+    odl_counters_init();
+
+    if (retained.magic != ODL_FW_RETAIN_MAGIC) {
+        fill_pattern(retained.t1, sizeof retained.t1, 1);
+        fill_pattern(retained.t2, sizeof retained.t2, 2);
+        fill_pattern(retained.t3, sizeof retained.t3, 3);
+#if ODL_FW_TENSOR4_BYTES > 0
+        fill_pattern(retained.t4, sizeof retained.t4, 4);
+#endif
+        retained.boots = 0;
+        retained.magic = ODL_FW_RETAIN_MAGIC;
+    }
+    retained.boots++;
+
+    odl_device_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.board_name = ODL_BOARD_NAME;
+    cfg.fw_version = ODL_FW_VERSION;
+    cfg.model_signature = 0;
+    cfg.write = uart_write_cb;
+    cfg.cycles = cycles_cb;
+    cfg.instret = instret_cb;
+    cfg.reset = reset_cb;
+    cfg.staging = staging;
+    cfg.staging_size = sizeof staging;
+    odl_device_init(&device, &cfg);
+    odl_device_register_tensor(&device, 1, retained.t1, sizeof retained.t1, ODL_TENSOR_WRITABLE);
+    odl_device_register_tensor(&device, 2, retained.t2, sizeof retained.t2, ODL_TENSOR_WRITABLE);
+    odl_device_register_tensor(&device, 3, retained.t3, sizeof retained.t3, ODL_TENSOR_WRITABLE);
+#if ODL_FW_TENSOR4_BYTES > 0
+    odl_device_register_tensor(&device, 4, retained.t4, sizeof retained.t4, ODL_TENSOR_WRITABLE);
+#endif
+    odl_device_register_tensor(&device, 5, (void *)constant_tensor, sizeof constant_tensor, ODL_TENSOR_READ_ONLY);
+
+    uint8_t rx[64];
+    for (;;) {
+        size_t n = 0;
+        int c;
+        while (n < sizeof rx && (c = odl_uart_read()) >= 0) rx[n++] = (uint8_t)c;
+        if (n) odl_device_feed(&device, rx, n);
+    }
+}
