@@ -109,4 +109,9 @@ odl_status odl_mean_s8(const int8_t *input, const odl_dims *in_dims, const odl_m
 odl_status odl_requantize_s8(const int8_t *input, int32_t size, int32_t input_zp, int32_t output_zp,
                              int32_t multiplier, int32_t shift, int8_t *output);
 
+/* Variant of the host path's int8 matmul (csrc/kernels/simd/host/matmul_s8_host.c), for tests and benchmarks:
+ * 1 = portable vector extensions, 2 = x86-64 AVX-512 VNNI, 0 = the best one for this CPU, < 0 = just query.
+ * Returns the variant now in effect, or ODL_ERR_UNSUPPORTED (CPU lacks it, or no host path in this build). */
+int32_t odl_matmul_s8_host_variant(int32_t variant);
+
 #endif /* ODL_KERNELS_S8_H */

@@ -1,0 +1,290 @@
+/* Host fast path of odl_matmul_s8 (NT layout), bit-exact with odl_matmul_s8_ref.
+ *
+ * Two variants behind one table entry, chosen once at run time (odl_matmul_s8_host_variant() overrides it):
+ *  1 "vector": portable GCC/clang vector extensions. 4 rows x 2 columns of int32 accumulators, 32 taps per step:
+ *     int8 -> int16 lanes by shifts (even and odd taps), the input offset added once per A vector, exact int16
+ *     products (|(a + off) * b| < 2^15), widened pairwise into int32 lanes by shifts.
+ *     target_clones builds an AVX2 copy next to the baseline one on x86-64.
+ *  2 "avx512vnni": x86-64 AVX-512 VNNI. 4 x 4 blocks, 64 taps per VPDPBUSD (u8 x s8 -> s32, exact, no
+ *     saturation). A is made unsigned by flipping its sign bit (a + 128), so
+ *        sum_k (a + off) * b = sum_k (a + 128) * b + (off - 128) * sum_k b,
+ *     with the column sums of B computed once per column block. All sums are exact in int32 (and equal modulo 2^32
+ *     to the reference's accumulator in any case), then requantized exactly like the reference.
+ */
+#include "internal/odl_math.h"
+#include "odl/kernels_s8.h"
+#include "odl/matmul.h"
+
+#ifdef ODL_WITH_HOST
+
+#include <string.h>
+
+static int odl_mm_s8_args_ok(const int8_t *a, const int8_t *b, int32_t m, int32_t n, int32_t k, const odl_requant *q,
+                             const odl_output_s8 *o, const int8_t *out) {
+    return a && b && out && m > 0 && n > 0 && k > 0 && q && o && q->multiplier && q->shift;
+}
+
+/* ---------------------------------------------------------------- portable vector-extension variant */
+
+typedef int16_t odl_v16s16 __attribute__((vector_size(32)));
+typedef int32_t odl_v8s32 __attribute__((vector_size(32)));
+
+/* 32 int8 taps as two int16 vectors, even taps and odd taps, by shifts only (portable and cheap everywhere). */
+static inline void odl_load32_eo(const int8_t *p, odl_v16s16 *even, odl_v16s16 *odd) {
+    odl_v16s16 w;
+    memcpy(&w, p, sizeof w);
+    *even = (odl_v16s16)(w << 8) >> 8; /* little-endian: the low byte of each pair is the even tap */
+    *odd = w >> 8;
+}
+
+/* Sum adjacent int16 lane pairs into int32 lanes (what pmaddwd does after its multiply), exactly. */
+static inline odl_v8s32 odl_pairsum(odl_v16s16 p) {
+    const odl_v8s32 w = (odl_v8s32)p;
+    return ((w << 16) >> 16) + (w >> 16);
+}
+
+static inline int32_t odl_hsum8(odl_v8s32 v) {
+    return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+}
+
+/* One MR x NR block of raw accumulators (without bias): acc[i][j] = sum_k (a[i,k] + off) * b[j,k].
+ * Products (a + off) * b are exact in int16 (|.| <= 255 * 128 < 2^15); they are widened pairwise into int32. */
+#define ODL_DEFINE_BLOCK(MR, NR)                                                                                 \
+    static inline __attribute__((always_inline)) void odl_block_##MR##x##NR(                                     \
+        const int8_t *a, const int8_t *b, int32_t k, int32_t off, int32_t acc[MR][NR]) {                         \
+        odl_v16s16 ae[MR], ao[MR];                                                                               \
+        odl_v8s32 s[MR][NR];                                                                                     \
+        const odl_v16s16 voff = (odl_v16s16){0} + (int16_t)off;                                                  \
+        for (int i = 0; i < MR; ++i)                                                                             \
+            for (int j = 0; j < NR; ++j) s[i][j] = (odl_v8s32){0};                                               \
+        int32_t p = 0;                                                                                           \
+        for (; p + 32 <= k; p += 32) {                                                                           \
+            for (int i = 0; i < MR; ++i) {                                                                       \
+                odl_load32_eo(a + (size_t)i * k + p, &ae[i], &ao[i]);                                            \
+                ae[i] += voff;                                                                                   \
+                ao[i] += voff;                                                                                   \
+            }                                                                                                    \
+            for (int j = 0; j < NR; ++j) {                                                                       \
+                odl_v16s16 be, bo;                                                                               \
+                odl_load32_eo(b + (size_t)j * k + p, &be, &bo);                                                  \
+                for (int i = 0; i < MR; ++i) s[i][j] += odl_pairsum(ae[i] * be) + odl_pairsum(ao[i] * bo);       \
+            }                                                                                                    \
+        }                                                                                                        \
+        if (p < k) { /* tail: zero-padded copies; padded b taps are 0, so padded products vanish */           \
+            int8_t ta[MR][32], tb[NR][32];                                                                       \
+            for (int i = 0; i < MR; ++i) {                                                                       \
+                memset(ta[i], 0, 32);                                                                            \
+                memcpy(ta[i], a + (size_t)i * k + p, (size_t)(k - p));                                           \
+                odl_load32_eo(ta[i], &ae[i], &ao[i]);                                                            \
+                ae[i] += voff;                                                                                   \
+                ao[i] += voff;                                                                                   \
+            }                                                                                                    \
+            for (int j = 0; j < NR; ++j) {                                                                       \
+                odl_v16s16 be, bo;                                                                               \
+                memset(tb[j], 0, 32);                                                                            \
+                memcpy(tb[j], b + (size_t)j * k + p, (size_t)(k - p));                                           \
+                odl_load32_eo(tb[j], &be, &bo);                                                                  \
+                for (int i = 0; i < MR; ++i) s[i][j] += odl_pairsum(ae[i] * be) + odl_pairsum(ao[i] * bo);       \
+            }                                                                                                    \
+        }                                                                                                        \
+        for (int i = 0; i < MR; ++i)                                                                             \
+            for (int j = 0; j < NR; ++j) acc[i][j] = odl_hsum8(s[i][j]);                                         \
+    }
+
+ODL_DEFINE_BLOCK(4, 2)
+ODL_DEFINE_BLOCK(1, 2)
+ODL_DEFINE_BLOCK(4, 1)
+ODL_DEFINE_BLOCK(1, 1)
+
+#define ODL_STORE_BLOCK(MR, NR, I, J)                                                                            \
+    for (int ii = 0; ii < MR; ++ii)                                                                              \
+        for (int jj = 0; jj < NR; ++jj) {                                                                        \
+            const int32_t col = (J) + jj;                                                                        \
+            const int32_t v = (int32_t)((uint32_t)acc[ii][jj] + (uint32_t)(bias ? bias[col] : 0));              \
+            out[(size_t)((I) + ii) * n + col] = odl_requant_s8(v, q, col, o);                                    \
+        }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void odl_matmul_s8_vector(const int8_t *a, const int8_t *b, const int32_t *bias, int32_t m, int32_t n,
+                                 int32_t k, int32_t a_offset, const odl_requant *q, const odl_output_s8 *o,
+                                 int8_t *out) {
+    int32_t j = 0;
+    for (; j + 2 <= n; j += 2) {
+        const int8_t *bj = b + (size_t)j * k;
+        int32_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            int32_t acc[4][2];
+            odl_block_4x2(a + (size_t)i * k, bj, k, a_offset, acc);
+            ODL_STORE_BLOCK(4, 2, i, j)
+        }
+        for (; i < m; ++i) {
+            int32_t acc[1][2];
+            odl_block_1x2(a + (size_t)i * k, bj, k, a_offset, acc);
+            ODL_STORE_BLOCK(1, 2, i, j)
+        }
+    }
+    for (; j < n; ++j) {
+        const int8_t *bj = b + (size_t)j * k;
+        int32_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            int32_t acc[4][1];
+            odl_block_4x1(a + (size_t)i * k, bj, k, a_offset, acc);
+            ODL_STORE_BLOCK(4, 1, i, j)
+        }
+        for (; i < m; ++i) {
+            int32_t acc[1][1];
+            odl_block_1x1(a + (size_t)i * k, bj, k, a_offset, acc);
+            ODL_STORE_BLOCK(1, 1, i, j)
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- x86-64 AVX-512 VNNI variant */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ODL_HAVE_VNNI 1
+#include <immintrin.h>
+
+#define ODL_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+ODL_VNNI_TARGET static inline __attribute__((always_inline)) __m512i odl_vnni_load(const int8_t *p, __mmask64 mk) {
+    return _mm512_maskz_loadu_epi8(mk, p);
+}
+
+/* MR x NR block of u8(a + 128) . s8(b) dot products over all k. */
+#define ODL_DEFINE_VNNI_BLOCK(MR, NR)                                                                            \
+    ODL_VNNI_TARGET static inline __attribute__((always_inline)) void odl_vnni_##MR##x##NR(                      \
+        const int8_t *a, const int8_t *b, int32_t k, int32_t acc[MR][NR]) {                                      \
+        __m512i s[MR][NR], va[MR];                                                                               \
+        const __m512i flip = _mm512_set1_epi8((char)0x80);                                                       \
+        for (int i = 0; i < MR; ++i)                                                                             \
+            for (int j = 0; j < NR; ++j) s[i][j] = _mm512_setzero_si512();                                       \
+        for (int32_t p = 0; p < k; p += 64) {                                                                    \
+            const int32_t left = k - p;                                                                          \
+            const __mmask64 mk = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);                     \
+            for (int i = 0; i < MR; ++i) va[i] = _mm512_xor_si512(odl_vnni_load(a + (size_t)i * k + p, mk), flip); \
+            for (int j = 0; j < NR; ++j) {                                                                       \
+                const __m512i vb = odl_vnni_load(b + (size_t)j * k + p, mk);                                     \
+                for (int i = 0; i < MR; ++i) s[i][j] = _mm512_dpbusd_epi32(s[i][j], va[i], vb);                  \
+            }                                                                                                    \
+        }                                                                                                        \
+        for (int i = 0; i < MR; ++i)                                                                             \
+            for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_reduce_add_epi32(s[i][j]);                           \
+    }
+
+ODL_DEFINE_VNNI_BLOCK(4, 4)
+ODL_DEFINE_VNNI_BLOCK(1, 4)
+ODL_DEFINE_VNNI_BLOCK(4, 1)
+ODL_DEFINE_VNNI_BLOCK(1, 1)
+
+/* sum_k b[j,k] for one column (exact: |sum| <= 128 k). */
+ODL_VNNI_TARGET static int32_t odl_vnni_colsum(const int8_t *b, int32_t k) {
+    __m512i s = _mm512_setzero_si512();
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int32_t p = 0; p < k; p += 64) {
+        const int32_t left = k - p;
+        const __mmask64 mk = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+        s = _mm512_dpbusd_epi32(s, ones, odl_vnni_load(b + p, mk));
+    }
+    return _mm512_reduce_add_epi32(s);
+}
+
+/* Bias and the offset correction: (off - 128) * colsum[j]; uint32 arithmetic wraps like the reference's int32. */
+#define ODL_VNNI_STORE(MR, NR, I, J)                                                                             \
+    for (int ii = 0; ii < MR; ++ii)                                                                              \
+        for (int jj = 0; jj < NR; ++jj) {                                                                        \
+            const int32_t col = (J) + jj;                                                                        \
+            const uint32_t v = (uint32_t)acc[ii][jj] + (uint32_t)corr[jj] + (uint32_t)(bias ? bias[col] : 0);   \
+            out[(size_t)((I) + ii) * n + col] = odl_requant_s8((int32_t)v, q, col, o);                           \
+        }
+
+ODL_VNNI_TARGET static void odl_matmul_s8_vnni(const int8_t *a, const int8_t *b, const int32_t *bias, int32_t m,
+                                               int32_t n, int32_t k, int32_t a_offset, const odl_requant *q,
+                                               const odl_output_s8 *o, int8_t *out) {
+    const int32_t c = a_offset - 128;
+    int32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const int8_t *bj = b + (size_t)j * k;
+        int32_t corr[4];
+        for (int jj = 0; jj < 4; ++jj) corr[jj] = (int32_t)((uint32_t)c * (uint32_t)odl_vnni_colsum(bj + (size_t)jj * k, k));
+        int32_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            int32_t acc[4][4];
+            odl_vnni_4x4(a + (size_t)i * k, bj, k, acc);
+            ODL_VNNI_STORE(4, 4, i, j)
+        }
+        for (; i < m; ++i) {
+            int32_t acc[1][4];
+            odl_vnni_1x4(a + (size_t)i * k, bj, k, acc);
+            ODL_VNNI_STORE(1, 4, i, j)
+        }
+    }
+    for (; j < n; ++j) {
+        const int8_t *bj = b + (size_t)j * k;
+        int32_t corr[1] = {(int32_t)((uint32_t)c * (uint32_t)odl_vnni_colsum(bj, k))};
+        int32_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            int32_t acc[4][1];
+            odl_vnni_4x1(a + (size_t)i * k, bj, k, acc);
+            ODL_VNNI_STORE(4, 1, i, j)
+        }
+        for (; i < m; ++i) {
+            int32_t acc[1][1];
+            odl_vnni_1x1(a + (size_t)i * k, bj, k, acc);
+            ODL_VNNI_STORE(1, 1, i, j)
+        }
+    }
+}
+
+static int odl_cpu_has_vnni(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vnni");
+}
+#else
+static int odl_cpu_has_vnni(void) { return 0; }
+#endif
+
+/* ---------------------------------------------------------------- entry and variant selection */
+
+static int32_t odl_host_s8_variant = 0; /* 0: not chosen yet */
+
+static int32_t odl_host_s8_best(void) { return odl_cpu_has_vnni() ? 2 : 1; }
+
+int32_t odl_matmul_s8_host_variant(int32_t variant) {
+    if (variant == 0) {
+        odl_host_s8_variant = odl_host_s8_best();
+    } else if (variant == 1 || (variant == 2 && odl_cpu_has_vnni())) {
+        odl_host_s8_variant = variant;
+    } else if (variant > 0) {
+        return ODL_ERR_UNSUPPORTED;
+    } else if (odl_host_s8_variant == 0) {
+        odl_host_s8_variant = odl_host_s8_best();
+    }
+    return odl_host_s8_variant;
+}
+
+odl_status odl_matmul_s8_host(const int8_t *a, const int8_t *b, const int32_t *bias, int32_t m, int32_t n, int32_t k,
+                              int32_t a_offset, const odl_requant *q, const odl_output_s8 *o, int8_t *out) {
+    if (!odl_mm_s8_args_ok(a, b, m, n, k, q, o, out)) return ODL_ERR_ARG;
+    if (odl_host_s8_variant == 0) odl_host_s8_variant = odl_host_s8_best();
+#ifdef ODL_HAVE_VNNI
+    if (odl_host_s8_variant == 2) {
+        odl_matmul_s8_vnni(a, b, bias, m, n, k, a_offset, q, o, out);
+        return ODL_OK;
+    }
+#endif
+    odl_matmul_s8_vector(a, b, bias, m, n, k, a_offset, q, o, out);
+    return ODL_OK;
+}
+
+#else /* !ODL_WITH_HOST */
+
+int32_t odl_matmul_s8_host_variant(int32_t variant) {
+    (void)variant;
+    return ODL_ERR_UNSUPPORTED;
+}
+
+#endif
