@@ -16,6 +16,12 @@ from toolkit.errors import OdlError
 
 COMMANDS = [
     "toolkit.commands.info",
+    "toolkit.commands.boards",
+    "toolkit.commands.doctor",
+    "toolkit.commands.firmware",
+    "toolkit.commands.run",
+    "toolkit.commands.ping",
+    "toolkit.commands.flash",
 ]
 
 
