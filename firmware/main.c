@@ -112,6 +112,12 @@ int main(void) {
         retained.magic = ODL_FW_RETAIN_MAGIC;
     }
     retained.boots++;
+#if ODL_FW_FILLER_FLASH_BYTES > 0
+    (void)*(volatile const uint8_t *)&filler_flash[ODL_FW_FILLER_FLASH_BYTES - 1]; /* keep it past --gc-sections */
+#endif
+#if ODL_FW_FILLER_SRAM_BYTES > 0
+    *(volatile uint8_t *)&filler_sram[ODL_FW_FILLER_SRAM_BYTES - 1] = 0;
+#endif
 
     odl_device_config cfg;
     memset(&cfg, 0, sizeof cfg);
