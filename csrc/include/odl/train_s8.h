@@ -13,8 +13,8 @@
  *   - the QAS updates take exactly these gradients and scale them by s^-2 (s = s_w[c] for weights, s_b[c] for
  *     biases), so the integers move by the real SGD step divided by their scale.
  * Kernels that need scratch accept any buffer of at least *_scratch_size_min() bytes and choose their blocking to
- * fit it; *_scratch_size() is the size for the fastest blocking. Results do not depend on the scratch size on the
- * reference matmul path.
+ * fit it (the buffer must be 4-byte aligned: it holds floats); *_scratch_size() is the size for the fastest
+ * blocking. Results do not depend on the scratch size on the reference matmul path.
  */
 #ifndef ODL_TRAIN_S8_H
 #define ODL_TRAIN_S8_H
