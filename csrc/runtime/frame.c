@@ -107,18 +107,15 @@ static uint32_t get_u32(const uint8_t *b) {
 
 static odl_parse_event finish_frame(odl_frame_parser *p) {
     const uint8_t *b = p->buf;
-    p->header_valid = 0;
-    if (p->overflow) {
+    p->header_valid = p->len >= ODL_PROTO_HEADER_SIZE;
+    if (p->overflow)
         p->error = ODL_PERR_TOO_LARGE;
-        if (p->len >= ODL_PROTO_HEADER_SIZE) p->header_valid = 1;
-    } else if (p->remaining != 0) {
+    else if (p->remaining != 0)
         p->error = ODL_PERR_COBS; /* the last block promised more bytes than arrived */
-    } else if (p->len < ODL_PROTO_HEADER_SIZE + ODL_PROTO_CRC_SIZE) {
+    else if (p->len < ODL_PROTO_HEADER_SIZE + ODL_PROTO_CRC_SIZE)
         p->error = ODL_PERR_TRUNCATED;
-    } else {
-        p->header_valid = 1;
+    else
         p->error = ODL_PERR_OK;
-    }
     if (p->len >= ODL_PROTO_HEADER_SIZE) {
         p->header.version = b[0];
         p->header.type = b[1];
