@@ -16,6 +16,7 @@ from toolkit.errors import OdlError
 
 COMMANDS = [
     "toolkit.commands.info",
+    "toolkit.commands.bench",
     "toolkit.commands.boards",
     "toolkit.commands.doctor",
     "toolkit.commands.firmware",

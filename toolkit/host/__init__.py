@@ -7,10 +7,14 @@ reference-only build. Kernel wrappers live in the ``kernels_*`` modules of this 
 
 from __future__ import annotations
 
+import functools
+
 from toolkit.host.build import HostBuild, build
 
 
+@functools.lru_cache(maxsize=None)
 def get_lib(single_rounding: bool = False, host_simd: bool = True):
+    """(ffi, lib) of the host build; hashed and built (or loaded) once per process."""
     defines = ["ODL_SINGLE_ROUNDING"] if single_rounding else []
     return build(HostBuild(defines=defines, host_simd=host_simd))
 

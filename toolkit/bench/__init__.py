@@ -1,0 +1,1 @@
+"""Benchmarks: `odl bench kernels` (host GMAC/s vs PyTorch; emulated boards later)."""
