@@ -17,7 +17,7 @@ from toolkit.quant import params as P
 from toolkit.quant import tflite_ref as R
 
 ERR_ARG, ERR_SHAPE, ERR_SCRATCH = -1, -2, -3
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _host_variants():
@@ -316,28 +316,36 @@ def test_avg_pool_rounds_half_away_from_zero_over_valid_taps():
 
 
 @FAST
-@given(data=st.data(), same=st.booleans(), single=st.booleans())
-def test_mean_bit_exact(data, same, single):
+@given(data=st.data(), same=st.booleans(), legacy=st.booleans(), single=st.booleans())
+def test_mean_bit_exact(data, same, legacy, single):
     d = data.draw
     rng = _rng(d(st.integers(0, 2**32 - 1)))
     x = _s8(rng, (d(st.integers(1, 2)), d(st.integers(1, 12)), d(st.integers(1, 12)), d(st.integers(1, 9))))
     in_scale, in_zp = rng.uniform(0.005, 0.2), int(rng.integers(-128, 128))
     out_scale, out_zp = (in_scale, in_zp) if same else (in_scale * 10 ** rng.uniform(-1, 1), int(rng.integers(-128, 128)))
-    got = K.mean_s8(x, in_scale=in_scale, in_zp=in_zp, out_scale=out_scale, out_zp=out_zp, single_rounding=single)
+    got = K.mean_s8(x, in_scale=in_scale, in_zp=in_zp, out_scale=out_scale, out_zp=out_zp, single_rounding=single,
+                    legacy_same_quant=legacy)
     m, s, sq = P.mean_params(in_scale, in_zp, out_scale, out_zp, single_rounding=single)
     assert sq == same
-    want = R.mean_hw(x, in_zp, out_zp, m, s, sq, single_rounding=single)
+    want = R.mean_hw(x, in_zp, out_zp, m, s, truncating=sq and legacy, single_rounding=single)
     np.testing.assert_array_equal(got, want)
     real = ((x.astype(np.float64) - in_zp) * in_scale).mean(axis=(1, 2), keepdims=True)
     approx = np.clip(np.round(real / out_scale) + out_zp, -128, 127)
     assert np.max(np.abs(want - approx)) <= 1
 
 
-def test_mean_same_quant_truncates_like_tflm():
-    """TFLM's equal-quantization MEAN is sum / count with C truncation (not rounding): -7/4 -> -1, 7/4 -> 1."""
-    x = np.stack([np.array([-3, -2, -1, -1]), np.array([3, 2, 1, 1])], axis=-1).astype(np.int8).reshape(1, 2, 2, 2)
-    got = K.mean_s8(x, in_scale=0.1, in_zp=0, out_scale=0.1, out_zp=0)
-    np.testing.assert_array_equal(got.ravel(), [-1, 1])
+def test_mean_equal_quantization_values_measured_on_tflm():
+    """Equal quantization (scale 0.05, zp 0), values measured on the tflite-micro interpreter: QuantizedMeanOrSum
+    with double rounding (0.25 -> 1, 45.5 -> 46, -0.5 -> 0), not the truncating sum / count of older TFLM."""
+    cases = {(91, 0): 46, (1, 0): 1, (-1, 0): 0, (-3, 0): -1, (1, 0, 0, 0): 1, (-2, 0, 0, 0): -1, (4, 0, 0): 1}
+    for vals, want in cases.items():
+        x = np.array(vals, np.int8).reshape(1, 1, len(vals), 1)
+        assert int(K.mean_s8(x, in_scale=0.05, in_zp=0, out_scale=0.05, out_zp=0)[0, 0, 0, 0]) == want, vals
+    # the older truncating path on request: 91 / 2 -> 45, -3 / 2 -> -1, 1 / 4 -> 0
+    for vals, want in {(91, 0): 45, (-3, 0): -1, (1, 0, 0, 0): 0}.items():
+        x = np.array(vals, np.int8).reshape(1, 1, len(vals), 1)
+        got = K.mean_s8(x, in_scale=0.05, in_zp=0, out_scale=0.05, out_zp=0, legacy_same_quant=True)
+        assert int(got[0, 0, 0, 0]) == want, vals
 
 
 @FAST

@@ -251,14 +251,16 @@ def max_pool_s8(x, *, pool=(2, 2), stride=(2, 2), padding="VALID", act_min=-128,
     return _pool("odl_max_pool_s8", "odl_max_pool_s8", x, pool, stride, padding, act_min, act_max, single_rounding)
 
 
-def mean_s8(x, *, in_scale, in_zp, out_scale, out_zp, single_rounding=False):
-    """int8 global mean over H and W, keepdims (TFLite Micro MEAN): x [N,H,W,C] -> [N,1,1,C]."""
+def mean_s8(x, *, in_scale, in_zp, out_scale, out_zp, single_rounding=False, legacy_same_quant=False):
+    """int8 global mean over H and W, keepdims (TFLite Micro MEAN): x [N,H,W,C] -> [N,1,1,C].
+    legacy_same_quant=True reproduces older TFLM releases, which computed a truncating sum / count when input and
+    output quantization are equal (current TFLM uses QuantizedMeanOrSum for every case)."""
     ffi, lib = _lib(single_rounding)
     x = as_array(x, np.int8, "x", ndim=4)
     m, s, same = qparams.mean_params(in_scale, _zp(in_zp, "in_zp"), out_scale, _zp(out_zp, "out_zp"),
                                      single_rounding=single_rounding)
     p = ffi.new("odl_mean_s8_params *", {"input_zp": int(in_zp), "output_zp": int(out_zp), "multiplier": m,
-                                          "shift": s, "same_quant": int(same)})
+                                          "shift": s, "truncating_mean": int(same and legacy_same_quant)})
     out = np.empty((x.shape[0], 1, 1, x.shape[3]), np.int8)
     check(lib.odl_mean_s8(ptr(ffi, x), _dims(ffi, x.shape), p, ptr(ffi, out)), "odl_mean_s8")
     return out

@@ -74,7 +74,8 @@ def add_params(a_scale, a_zp, b_scale, b_zp, out_scale, out_zp, single_rounding:
 
 def mean_params(in_scale, in_zp, out_scale, out_zp, single_rounding: bool = False) -> tuple[int, int, bool]:
     """TFLite Micro PrepareMeanOrSum for int8: (multiplier, shift) = QuantizeMultiplier(in_scale / out_scale), and
-    whether input and output quantization are identical (then MEAN is a plain truncating sum / count)."""
+    whether input and output quantization are identical (older TFLM releases then computed a truncating
+    sum / count; current TFLM does not distinguish the case)."""
     si, so = _f32(in_scale), _f32(out_scale)
     m, s = quantize_multiplier(si / so, single_rounding=single_rounding)
     same = int(in_zp) == int(out_zp) and np.float32(in_scale) == np.float32(out_scale)

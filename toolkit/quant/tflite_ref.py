@@ -138,13 +138,14 @@ def max_pool(x, pool, stride, padding="VALID", act_min=-128, act_max=127):
     return np.clip(mx, act_min, act_max).astype(np.int8)
 
 
-def mean_hw(x, in_zp, out_zp, multiplier, shift, same_quant, single_rounding=False):
-    """TFLite Micro int8 MEAN over axes (1, 2), keepdims. same_quant: reference_ops::Mean (int32 sum, C division);
-    otherwise reference_ops::QuantizedMeanOrSum with 1/count folded into the multiplier."""
+def mean_hw(x, in_zp, out_zp, multiplier, shift, truncating=False, single_rounding=False):
+    """TFLite Micro int8 MEAN over axes (1, 2), keepdims: reference_ops::QuantizedMeanOrSum, which current TFLM uses
+    for every int8 MEAN (1/count folded into the multiplier). truncating=True: older TFLM's path for equal input and
+    output quantization, reference_ops::Mean (int32 sum, C division)."""
     n, h, w, c = x.shape
     count = h * w
     total = x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
-    if same_quant:
+    if truncating:
         return _c_div(total, count).astype(np.int8)
     s = min(count.bit_length() - 1, 32, 31 + int(shift))
     mult = (int(multiplier) << s) // count  # positive operands: floor == C truncation

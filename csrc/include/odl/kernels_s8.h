@@ -43,12 +43,15 @@ typedef struct {
 } odl_add_s8_params;
 
 /* TFLite Micro int8 MEAN over H and W (keepdims). multiplier/shift = QuantizeMultiplier(in_scale / out_scale).
- * same_quant = 1 when input and output scale and zero point are equal: TFLM then computes sum / count with C
- * integer division (truncation); otherwise it folds 1/count into the multiplier (QuantizedMeanOrSum). */
+ * Current TFLM (the tflite-micro release the tests run) computes every int8 MEAN with QuantizedMeanOrSum: the int32
+ * sum minus in_zp * count, 1/count folded into the multiplier (shift by floor(log2(count)), at most 32 and at most
+ * 31 + shift), MultiplyByQuantizedMultiplier, + out_zp, clamp -- also when input and output quantization are equal.
+ * Older TFLM releases took a separate path for equal quantization: sum / count with C integer division
+ * (truncation); set truncating_mean = 1 to get that one. */
 typedef struct {
     int32_t input_zp, output_zp;
     int32_t multiplier, shift;
-    int32_t same_quant;
+    int32_t truncating_mean;
 } odl_mean_s8_params;
 
 /* Bytes needed for `rows` im2col rows (output pixels) of a kernel_h x kernel_w x in_c window. */

@@ -1,4 +1,5 @@
-/* odl_mean_s8: TFLite Micro int8 MEAN over H and W (keepdims), both of its code paths. */
+/* odl_mean_s8: TFLite Micro int8 MEAN over H and W (keepdims): QuantizedMeanOrSum, or older TFLM's truncating
+ * sum / count for equal quantization. */
 #include "s8_internal.h"
 
 static int32_t odl_floor_log2_u64(uint64_t v) {
@@ -17,7 +18,7 @@ odl_status odl_mean_s8(const int8_t *input, const odl_dims *in_dims, const odl_m
     const int32_t c = in_dims->c;
     const int64_t count = (int64_t)in_dims->h * in_dims->w;
     int32_t multiplier = p->multiplier, shift = p->shift;
-    if (!p->same_quant) {
+    if (!p->truncating_mean) {
         /* QuantizedMeanOrSum: fold 1/count into the multiplier, keeping shift <= 32 and the final shift >= -31. */
         int32_t s = odl_floor_log2_u64((uint64_t)count);
         s = ODL_MIN(s, 32);
@@ -31,8 +32,8 @@ odl_status odl_mean_s8(const int8_t *input, const odl_dims *in_dims, const odl_m
             int32_t sum = 0;
             for (int64_t i = 0; i < count; ++i) sum += img[(size_t)i * c + ch];
             int32_t v;
-            if (p->same_quant) {
-                v = (int32_t)(sum / count); /* reference_ops::Mean: C division, truncation toward zero */
+            if (p->truncating_mean) {
+                v = (int32_t)(sum / count); /* older TFLM, reference_ops::Mean: C division, truncation toward zero */
             } else {
                 const int32_t shifted = (int32_t)(sum - (int64_t)p->input_zp * count);
                 v = odl_mbqm(shifted, multiplier, shift) + p->output_zp;
