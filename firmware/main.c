@@ -4,6 +4,7 @@
  * Until a generated model is linked in, the firmware exposes test tensors for the link tests:
  *   id 1..4: writable, ODL_FW_TENSOR{1..4}_BYTES bytes (4 absent when 0), committed through one staging buffer
  *   id 5:    read-only, 64 bytes in Flash
+ * and RUN_KERNEL 0xFFF0 (diagnostics: boots since power-on, counter source).
  * The writable tensors live in .noinit and survive a warm reset (a RESET message, a fault, QEMU's system_reset):
  * a write interrupted by a reset leaves the old contents, since only a commit copies staging into the tensor.
  * At power-on (no valid marker) they are filled with the pattern byte[i] = (id * 31 + i) & 0xFF.
@@ -92,6 +93,24 @@ static uint64_t instret_cb(void *ctx) {
     return odl_instructions();
 }
 
+/* RUN_KERNEL ODL_FW_KERNEL_DIAG: u32 boots since power-on (grows on every warm reset), u8 n + the counter source
+ * ("dwt", "systick", "mcycle"): lets the host see what the board really runs. */
+#define ODL_FW_KERNEL_DIAG 0xFFF0u
+static int32_t diag_kernel(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t *out, uint32_t out_cap,
+                           uint32_t *out_len) {
+    (void)ctx;
+    (void)in;
+    (void)n_in;
+    const char *src = odl_counter_source();
+    uint32_t n = (uint32_t)strlen(src);
+    if (out_cap < 5 + n) return -1;
+    memcpy(out, &retained.boots, 4);
+    out[4] = (uint8_t)n;
+    memcpy(out + 5, src, n);
+    *out_len = 5 + n;
+    return 0;
+}
+
 static void reset_cb(void *ctx) {
     (void)ctx;
     odl_board_reset();
@@ -138,6 +157,7 @@ int main(void) {
     odl_device_register_tensor(&device, 4, retained.t4, sizeof retained.t4, ODL_TENSOR_WRITABLE);
 #endif
     odl_device_register_tensor(&device, 5, (void *)constant_tensor, sizeof constant_tensor, ODL_TENSOR_READ_ONLY);
+    odl_device_register_kernel(&device, ODL_FW_KERNEL_DIAG, diag_kernel, 0);
 
     uint8_t rx[64];
     for (;;) {
