@@ -9,8 +9,8 @@
 - ``frame``: COBS, CRC-32, frame encode/decode, the message and status tables.
 """
 
-from toolkit.link.errors import (LinkCrcError, LinkError, LinkTimeout, NakError, ProtocolError, SerialOpenError,
-                                 TensorCommitError, VersionMismatch)
+from toolkit.link.errors import (LinkCrcError, LinkError, LinkTimeout, NakError, PayloadTooLarge, ProtocolError,
+                                 SerialOpenError, TensorCommitError, VersionMismatch)
 from toolkit.link.faults import FaultInjector, Faults
 from toolkit.link.frame import Frame, FrameError, FrameParser, Msg, Status, decode_frame, encode_frame
 from toolkit.link.link import DeviceInfo, Hello, KernelResult, SerialLink, TensorInfo
@@ -31,8 +31,9 @@ def __getattr__(name):
 
 
 __all__ = [
-    "SerialLink", "Hello", "TensorInfo", "DeviceInfo", "KernelResult", "HostDevice", "DeviceServer", "FaultProxy",
-    "Faults", "FaultInjector", "Frame", "FrameError", "FrameParser", "Msg", "Status", "encode_frame", "decode_frame",
-    "Transport", "SerialTransport", "InProcessTransport", "FaultyTransport", "LinkError", "LinkTimeout",
-    "LinkCrcError", "NakError", "VersionMismatch", "ProtocolError", "TensorCommitError", "SerialOpenError",
+    "SerialLink", "Hello", "TensorInfo", "DeviceInfo", "KernelResult", "HostDevice", "DeviceServer",
+    "FaultProxy", "Faults", "FaultInjector", "Frame", "FrameError", "FrameParser", "Msg", "Status",
+    "encode_frame", "decode_frame", "Transport", "SerialTransport", "InProcessTransport", "FaultyTransport",
+    "LinkError", "LinkTimeout", "LinkCrcError", "NakError", "PayloadTooLarge", "VersionMismatch",
+    "ProtocolError", "TensorCommitError", "SerialOpenError",
 ]

@@ -42,5 +42,9 @@ class TensorCommitError(LinkError):
     """A tensor write could not be committed after every retry; the device keeps the old contents."""
 
 
+class PayloadTooLarge(LinkError, ValueError):
+    """A request payload longer than the device's max payload (from HELLO)."""
+
+
 class SerialOpenError(LinkError):
     """The serial port / URL could not be opened."""

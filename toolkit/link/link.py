@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from toolkit.link import frame as fr
-from toolkit.link.errors import (LinkCrcError, LinkTimeout, NakError, ProtocolError, TensorCommitError,
-                                 VersionMismatch)
+from toolkit.link.errors import (LinkCrcError, LinkTimeout, NakError, PayloadTooLarge, ProtocolError,
+                                 TensorCommitError, VersionMismatch)
 from toolkit.link.frame import Msg, Status
 from toolkit.link.transport import InProcessTransport, SerialTransport, Transport
 
@@ -115,7 +115,8 @@ class SerialLink:
         retries = self.retries if retries is None else max(1, retries)
         payload = bytes(payload)
         if self.max_payload is not None and len(payload) > self.max_payload:
-            raise ValueError(f"payload of {len(payload)} bytes exceeds the device's max payload {self.max_payload}")
+            raise PayloadTooLarge(f"payload of {len(payload)} bytes exceeds the device's max payload "
+                                  f"{self.max_payload}")
         seq = self._next_seq()
         wire = b"\x00" + fr.encode_frame(type, seq, payload, version=self.protocol_version)
         self.counters.requests += 1
@@ -271,6 +272,7 @@ class SerialLink:
                 xfer, max_chunk = struct.unpack_from("<HH", p)
                 chunk = max(1, min(max_chunk, max_payload - fr.WRITE_CHUNK_HEADER))
                 off = 0
+                chunk_crc_failures = 0
                 while True:
                     while off < len(blob):
                         piece = blob[off:off + chunk]
@@ -281,7 +283,8 @@ class SerialLink:
                         except NakError as e:
                             if e.code == Status.OFFSET and len(e.payload) >= 4:
                                 off = struct.unpack_from("<I", e.payload)[0]  # resume where the device is
-                            elif e.code == Status.CHUNK_CRC:
+                            elif e.code == Status.CHUNK_CRC and chunk_crc_failures < self.retries:
+                                chunk_crc_failures += 1  # damaged in memory or on the way: send it again
                                 continue
                             else:
                                 raise
