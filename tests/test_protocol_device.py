@@ -349,3 +349,45 @@ def test_init_and_register_reject_bad_arguments():
         dev.register_tensor(i, arr)
     assert lib.odl_device_register_tensor(dev.dev, 99, ffi.from_buffer(arr), 4, 1) == lib.ODL_ERR_UNSUPPORTED
     assert lib.odl_device_register_tensor(dev.dev, 3, ffi.from_buffer(arr), 4, 1) == lib.ODL_OK  # replace
+
+
+def _journal_check(j) -> int:
+    return zlib.crc32(struct.pack("<HHII", j.tensor_id, j.reserved, j.size, j.crc))
+
+
+def test_commit_journal_finishes_a_copy_interrupted_by_reset():
+    dev = HostDevice(staging_size=4096, journal=True)
+    lib = dev.lib
+    t = dev.register_tensor(1, np.zeros(3000, np.uint8))
+    r = Raw(dev)
+    new = bytes(np.random.default_rng(7).integers(0, 256, 3000, dtype=np.uint8))
+    xfer = struct.unpack_from("<H", begin(r, 1, new).payload)[0]
+    for off in range(0, 3000, 1000):
+        assert chunk(r, xfer, off, new[off:off + 1000]).status == 0
+    r.ok(Msg.WRITE_COMMIT, struct.pack("<H", xfer))
+    j = dev.journal
+    # after a complete commit the journal describes it and is no longer pending
+    assert (j.magic, j.tensor_id, j.size, j.crc) == (0, 1, 3000, zlib.crc32(new))
+    assert j.check == _journal_check(j)
+    assert dev.recover() == 0
+
+    # the state a reset leaves in the middle of the memcpy: journal pending, staging = new, tensor half copied
+    newer = bytes(np.random.default_rng(8).integers(0, 256, 3000, dtype=np.uint8))
+    dev.dev.cfg.staging[0:3000] = newer
+    t[:1234] = np.frombuffer(newer[:1234], np.uint8)
+    j.tensor_id, j.size, j.crc = 1, 3000, zlib.crc32(newer)
+    j.check = _journal_check(j)
+    j.magic = lib.ODL_JOURNAL_PENDING
+    dev.reset()  # the board came back; the firmware re-registered its tensors and calls recover()
+    assert dev.recover() == 1
+    assert bytes(t) == newer and j.magic == 0
+    assert dev.recover() == 0
+
+    # a pending journal whose staging no longer matches cannot be replayed: reported, tensor left alone
+    j.magic = lib.ODL_JOURNAL_PENDING
+    dev.dev.cfg.staging[0] ^= 1
+    assert dev.recover() == lib.ODL_ERR_SHAPE and j.magic == 0
+    # random RAM that happens to look pending is rejected by the check word
+    j.magic, j.check = lib.ODL_JOURNAL_PENDING, 12345
+    before = bytes(t)
+    assert dev.recover() == lib.ODL_ERR_SHAPE and bytes(t) == before

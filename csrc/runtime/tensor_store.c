@@ -140,7 +140,22 @@ uint8_t odl__write_commit(odl_device *dev, const uint8_t *in, uint32_t n, uint8_
         t->data = t->shadow;
         t->shadow = old;
     } else {
+        odl_commit_journal *j = dev->cfg.journal;
+        if (j) {
+            j->tensor_id = t->id;
+            j->reserved = 0;
+            j->size = t->size;
+            j->crc = dev->xfer_crc;
+            j->check = odl_crc32(0, (const uint8_t *)j + 4, 12);
+            __asm__ __volatile__("" ::: "memory"); /* the record is complete before it is marked pending */
+            j->magic = ODL_JOURNAL_PENDING;
+            __asm__ __volatile__("" ::: "memory");
+        }
         memcpy(t->data, dev->xfer_dest, t->size);
+        if (j) {
+            __asm__ __volatile__("" ::: "memory");
+            j->magic = 0;
+        }
     }
     dev->stats.tensors_committed++;
     dev->xfer_slot = -1;
@@ -149,6 +164,23 @@ uint8_t odl__write_commit(odl_device *dev, const uint8_t *in, uint32_t n, uint8_
     wr32(out, dev->xfer_crc);
     *out_len = 4;
     return ODL_PERR_OK;
+}
+
+int32_t odl_device_recover(odl_device *dev) {
+    if (!dev) return ODL_ERR_ARG;
+    odl_commit_journal *j = dev->cfg.journal;
+    if (!j || j->magic != ODL_JOURNAL_PENDING) return 0;
+    int32_t rc = ODL_ERR_SHAPE;
+    int32_t i = find_tensor(dev, j->tensor_id);
+    if (j->check == odl_crc32(0, (const uint8_t *)j + 4, 12) && i >= 0 && dev->cfg.staging &&
+        j->size == dev->tensors[i].size && j->size <= dev->cfg.staging_size &&
+        odl_crc32(0, dev->cfg.staging, j->size) == j->crc) {
+        memcpy(dev->tensors[i].data, dev->cfg.staging, j->size);
+        dev->stats.tensors_committed++;
+        rc = 1;
+    }
+    j->magic = 0;
+    return rc;
 }
 
 uint8_t odl__read_chunk(odl_device *dev, const uint8_t *in, uint32_t n, uint8_t *out, uint32_t *out_len) {

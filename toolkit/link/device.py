@@ -24,7 +24,7 @@ class HostDevice:
 
     def __init__(self, board_name: str = "host", fw_version: str = "0.1.0", model_signature: int = 0,
                  max_payload: int = 0, staging_size: int = 1 << 16, out_capacity: int = 1 << 20,
-                 cycles_per_call: int = 0):
+                 journal: bool = False):
         self.ffi, self.lib = get_lib()
         ffi, lib = self.ffi, self.lib
         self._keep = []  # cffi objects the C side points into
@@ -43,6 +43,8 @@ class HostDevice:
         self.cfg.write_ctx = self.buf
         self.cfg.staging = self.staging
         self.cfg.staging_size = staging_size
+        self.journal = ffi.new("odl_commit_journal *") if journal else ffi.NULL
+        self.cfg.journal = self.journal
         self.reset_count = 0
         self._check(lib.odl_device_init(self.dev, self.cfg), "odl_device_init")
         self.arrays: dict[int, np.ndarray] = {}
@@ -116,6 +118,10 @@ class HostDevice:
         """Soft reset of the protocol state, as if the board rebooted (tensors are kept)."""
         self.lib.odl_device_reset_session(self.dev)
         self.reset_count += 1
+
+    def recover(self) -> int:
+        """odl_device_recover(): finish a commit a reset interrupted (see csrc/include/odl/protocol.h)."""
+        return int(self.lib.odl_device_recover(self.dev))
 
     @property
     def stats(self) -> dict:

@@ -171,6 +171,20 @@ const uint8_t *odl_parser_payload(const odl_frame_parser *p);
 
 /* ---- the device --------------------------------------------------------------------------------------------- */
 
+/* Commit journal, for boards whose tensors and staging buffer survive a warm reset (e.g. in a .noinit section).
+ * A commit through the staging buffer marks the journal pending, copies, then clears it; after a reset in the middle
+ * of that copy, odl_device_recover() finishes the copy from the (retained) staging buffer, so the tensor still ends
+ * up as the complete new contents. Place it next to the staging buffer, in memory the reset does not clear. */
+enum { ODL_JOURNAL_PENDING = 0x4A6C646F }; /* "odlJ" */
+typedef struct {
+    uint32_t magic;     /* ODL_JOURNAL_PENDING while a commit copies staging into a tensor, else 0 */
+    uint16_t tensor_id;
+    uint16_t reserved;
+    uint32_t size;
+    uint32_t crc;       /* CRC-32 of the staged bytes */
+    uint32_t check;     /* CRC-32 of the 12 bytes above: random power-on RAM is never taken for a pending commit */
+} odl_commit_journal;
+
 /* Output callback: send n bytes to the host (UART, USB CDC, or a host-test buffer). */
 typedef void (*odl_write_fn)(void *ctx, const uint8_t *bytes, uint32_t n);
 /* A monotonically increasing 64-bit counter (cycles or instructions retired); NULL reads as 0. */
@@ -196,6 +210,7 @@ typedef struct {
     void *reset_ctx;
     uint8_t *staging;         /* staging buffer for tensor writes (may be NULL: only shadowed tensors writable) */
     uint32_t staging_size;
+    odl_commit_journal *journal; /* optional (NULL = none); see odl_device_recover() */
 } odl_device_config;
 
 /* Link counters, reported by STATS in this order (all u32). */
@@ -291,6 +306,12 @@ int32_t odl_device_feed(odl_device *dev, const uint8_t *bytes, size_t n);
 /* Soft reset of the protocol state: drop any transfer, forget the session (seq / reply cache), clear the parser.
  * Tensors and registrations are kept. */
 void odl_device_reset_session(odl_device *dev);
+
+/* Call once at boot, after registering the tensors: if cfg->journal records a commit that a reset interrupted and
+ * the staging buffer still holds exactly the bytes it recorded, finish that copy. Returns 1 if a commit was
+ * finished, 0 if there was nothing to do, ODL_ERR_SHAPE if the journal was pending but cannot be replayed (tensor
+ * unknown, size or staging CRC mismatch: that tensor may be mixed and must be rewritten). Clears the journal. */
+int32_t odl_device_recover(odl_device *dev);
 
 /* ---- host-test transport ------------------------------------------------------------------------------------ */
 
