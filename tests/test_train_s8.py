@@ -486,3 +486,222 @@ def test_clamps_and_bad_arguments():
     assert st_ == -3  # ODL_ERR_SCRATCH
     with pytest.raises(KernelError):
         T.check(st_, "x")
+
+
+# ---- the same bits on the boards: Cortex-M4F and RV32 under QEMU against the host ---------------------------------
+
+CROSS_PROGRAM = r"""
+#include <stdio.h>
+#include "odl/matmul.h"
+#include "odl/train_s8.h"
+
+static uint32_t fnv(uint32_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; ++i) { h ^= b[i]; h *= 16777619u; }
+    return h;
+}
+static uint32_t gen = 2463534242u;
+static float unit(void) { return (float)(int32_t)odl_xorshift32_next(&gen) / 2147483648.0f; }
+
+#define C 6
+#define K 40
+static int8_t w[C * K], wd[K * C];
+static int32_t b[C];
+static float s_w[C], g[4 * K], gb[4], buf[4 * K], bufd[4 * K], bbuf[4], master[4 * K], masterd[4 * K], bmaster[4];
+
+static int updates(void) {
+    for (int i = 0; i < C * K; ++i) w[i] = wd[i] = (int8_t)((int)(odl_xorshift32_next(&gen) % 255) - 127);
+    for (int i = 0; i < C; ++i) {
+        b[i] = (int32_t)(odl_xorshift32_next(&gen) % 200001) - 100000;
+        s_w[i] = 0.001f + 0.01f * (float)i;
+    }
+    const int32_t ch[4] = {5, 0, 3, 2};
+    if (odl_master_copy_init_s8(w, C, K, K, 1, ch, 4, master)) return 1;
+    if (odl_master_copy_init_s8(wd, C, K, 1, C, ch, 4, masterd)) return 1;
+    for (int j = 0; j < 4; ++j) bmaster[j] = (float)b[ch[j]];
+    uint32_t rng = 12345;
+    for (int step = 0; step < 30; ++step) {
+        for (int i = 0; i < 4 * K; ++i) g[i] = unit() * 0.003f;
+        for (int i = 0; i < 4; ++i) gb[i] = unit() * 1e-5f;
+        odl_sgd_params p = {0.01f + 0.001f * (float)step, 0.9f, 1e-3f, (odl_rounding)(step % 3)};
+        if (odl_sgd_qas_update_s8(w, C, K, K, 1, s_w, ch, 4, g, buf, master, &rng, &p)) return 1;
+        if (odl_sgd_qas_update_bias_s32(b, C, s_w, 0.02f, ch, 4, gb, bbuf, bmaster, &rng, &p)) return 1;
+        if (odl_sgd_qas_update_s8(wd, C, K, 1, C, s_w, ch, 4, g, bufd, masterd, &rng, &p)) return 1;
+    }
+    uint32_t h = fnv(2166136261u, w, sizeof w);
+    h = fnv(h, wd, sizeof wd);
+    h = fnv(h, b, sizeof b);
+    printf("ints %08lx\n", (unsigned long)h);
+    h = fnv(2166136261u, buf, sizeof buf);
+    h = fnv(h, bufd, sizeof bufd);
+    h = fnv(h, master, sizeof master);
+    h = fnv(h, masterd, sizeof masterd);
+    h = fnv(h, bbuf, sizeof bbuf);
+    h = fnv(h, bmaster, sizeof bmaster);
+    printf("floats %08lx rng %08lx\n", (unsigned long)h, (unsigned long)rng);
+    return 0;
+}
+
+static int8_t xq[7 * 9 * 5], wq[6 * 3 * 3 * 5], dwq[3 * 3 * 5];
+static float dy[7 * 9 * 6], dyd[7 * 9 * 5], dx[7 * 9 * 5], gw[6 * 45], gbias[6], scratch[4096];
+
+static int grads(void) {
+    for (unsigned i = 0; i < sizeof xq; ++i) xq[i] = (int8_t)odl_xorshift32_next(&gen);
+    for (unsigned i = 0; i < sizeof wq; ++i) wq[i] = (int8_t)((int)(odl_xorshift32_next(&gen) % 255) - 127);
+    for (unsigned i = 0; i < sizeof dwq; ++i) dwq[i] = (int8_t)((int)(odl_xorshift32_next(&gen) % 255) - 127);
+    for (unsigned i = 0; i < 7 * 9 * 6; ++i) dy[i] = unit();
+    for (unsigned i = 0; i < 7 * 9 * 5; ++i) dyd[i] = unit();
+    const odl_dims in = {1, 7, 9, 5};
+    const int32_t ch[3] = {4, 1, 5}, chd[3] = {4, 1, 2};
+    odl_window win;
+    if (odl_conv_geometry(7, 9, 3, 3, 1, 1, 1, 1, ODL_PAD_SAME, &win)) return 1;
+    if (odl_conv2d_s8_input_grad_f32(dy, wq, s_w, 6, &in, &win, dx, scratch, sizeof scratch)) return 1;
+    uint32_t h = fnv(2166136261u, dx, sizeof dx);
+    if (odl_conv2d_s8_input_grad_f32(dy, wq, s_w, 6, &in, &win, dx, scratch, 7 * sizeof(float))) return 1;
+    h = fnv(h, dx, sizeof dx);
+    if (odl_conv2d_s8_weight_grad_f32(dy, 6, xq, 0.02f, -7, &in, &win, s_w, ch, 3, gw, gbias, scratch,
+                                      sizeof scratch)) return 1;
+    h = fnv(fnv(h, gw, 3 * 45 * sizeof(float)), gbias, 3 * sizeof(float));
+    printf("conv2d %08lx\n", (unsigned long)h);
+    if (odl_conv_geometry(7, 9, 3, 3, 2, 1, 1, 2, ODL_PAD_SAME, &win)) return 1;
+    if (odl_depthwise_conv2d_s8_input_grad_f32(dyd, dwq, s_w, &in, &win, dx)) return 1;
+    h = fnv(2166136261u, dx, sizeof dx);
+    if (odl_depthwise_conv2d_s8_weight_grad_f32(dyd, xq, 0.02f, 3, &in, &win, s_w, chd, 3, gw, gbias)) return 1;
+    h = fnv(fnv(h, gw, 3 * 9 * sizeof(float)), gbias, 3 * sizeof(float));
+    printf("depthwise %08lx\n", (unsigned long)h);
+    return 0;
+}
+
+int main(void) {
+    odl_path_select(ODL_PATH_REFERENCE);
+    int rc = updates() || grads();
+    printf("rc %d\n", rc);
+    return rc;
+}
+"""
+
+ARM_STARTUP = r"""
+#include <stdint.h>
+extern int main(void);
+extern void initialise_monitor_handles(void);
+extern void exit(int);
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+void _init(void) {}
+void _fini(void) {}
+void Reset_Handler(void) {
+    uint32_t *s = &_sidata, *d = &_sdata;
+    while (d < &_edata) *d++ = *s++;
+    for (d = &_sbss; d < &_ebss;) *d++ = 0;
+    *(volatile uint32_t *)0xE000ED88 |= 0xFu << 20; /* CPACR: enable the FPU */
+    __asm volatile("dsb; isb");
+    initialise_monitor_handles();
+    exit(main());
+}
+void Default_Handler(void) { for (;;); }
+__attribute__((section(".isr_vector"))) void (*const vectors[16])(void) = {
+    (void (*)(void))&_estack, Reset_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler};
+"""
+
+RV_STARTUP = r"""
+    .section .text.start
+    .globl _start
+_start:
+    la sp, _estack
+    li t0, 0x2000          /* mstatus.FS: enable the FPU */
+    csrs mstatus, t0
+    la t0, _sidata
+    la t1, _sdata
+    la t2, _edata
+1:  bgeu t1, t2, 2f
+    lw t3, 0(t0)
+    sw t3, 0(t1)
+    addi t0, t0, 4
+    addi t1, t1, 4
+    j 1b
+2:  la t1, _sbss
+    la t2, _ebss
+3:  bgeu t1, t2, 4f
+    sw zero, 0(t1)
+    addi t1, t1, 4
+    j 3b
+4:  call main
+    call exit
+5:  j 5b
+"""
+
+LINKER = """
+MEMORY {{ FLASH (rx) : ORIGIN = {flash}, LENGTH = 1M  RAM (rwx) : ORIGIN = {ram}, LENGTH = 256K }}
+ENTRY({entry})
+_estack = ORIGIN(RAM) + LENGTH(RAM);
+SECTIONS {{
+  .text : {{ KEEP(*(.isr_vector)) KEEP(*(.text.start)) *(.text*) *(.rodata*) *(.srodata*) . = ALIGN(4); }} > FLASH
+  .ARM.exidx : {{ *(.ARM.exidx*) }} > FLASH
+  _sidata = LOADADDR(.data);
+  .data : {{ _sdata = .; __global_pointer$ = . + 0x800; *(.data*) *(.sdata*) . = ALIGN(4); _edata = .; }} > RAM AT > FLASH
+  .bss : {{ _sbss = .; *(.bss*) *(.sbss*) *(COMMON) . = ALIGN(4); _ebss = .; end = .; _end = .; }} > RAM
+  .tbss : {{ *(.tbss*) }} > RAM
+  __heap_start = .;
+  __heap_end = _estack - 0x2000;
+}}
+"""
+
+
+def _run(cmd, what, timeout=120):
+    """Run a tool; return the program's result lines (QEMU's semihosting console may use stdout or stderr)."""
+    import subprocess
+
+    res = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout,
+                         stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, f"{what} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
+    keys = ("ints ", "floats ", "conv2d ", "depthwise ", "rc ")
+    return "".join(ln + "\n" for ln in (res.stdout + res.stderr).splitlines() if ln.startswith(keys))
+
+
+def test_same_bits_on_host_cortex_m4_and_rv32(tmp_path):
+    """Updates (all three rounding modes, momentum, decay) and gradients give identical bits on the host build, a
+    Cortex-M4F (QEMU mps2-an386) and an RV32IMAFC core (QEMU virt), on the reference matmul path."""
+    import glob
+    import shutil
+
+    from toolkit.host.build import CSRC, DEFAULT_CFLAGS
+
+    tools = ["gcc", "arm-none-eabi-gcc", "qemu-system-arm", "clang-19", "ld.lld-19", "qemu-system-riscv32"]
+    missing = [t for t in tools if not shutil.which(t)]
+    picolibc = "/usr/lib/picolibc/riscv64-unknown-elf"
+    libgcc_rv = sorted(glob.glob("/usr/lib/gcc/riscv64-unknown-elf/*/rv32imafc/ilp32f/libgcc.a"))
+    if missing or not libgcc_rv:
+        pytest.skip(f"cross tools missing: {missing or 'libgcc for rv32imafc'} (run `make setup`)")
+    (tmp_path / "prog.c").write_text(CROSS_PROGRAM)
+    srcs = sorted(glob.glob(str(CSRC / "kernels/ref/train_s8_*.c"))) + [
+        str(CSRC / p) for p in ("kernels/ref/matmul_ref.c", "kernels/ref/common.c", "kernels/dispatch.c")]
+    inc = [f"-I{CSRC / 'include'}", f"-I{CSRC / 'kernels'}"]
+    common = ["-O2", "-std=gnu11", "-ffp-contract=off", *inc, str(tmp_path / "prog.c"), *srcs]
+
+    host = _run(["gcc", *DEFAULT_CFLAGS, *inc, tmp_path / "prog.c", *srcs, "-lm", "-o", tmp_path / "host"], "gcc")
+    host = _run([tmp_path / "host"], "host program")
+
+    (tmp_path / "start.c").write_text(ARM_STARTUP)
+    (tmp_path / "arm.ld").write_text(LINKER.format(flash="0x0", ram="0x20000000", entry="Reset_Handler"))
+    _run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
+          "-mfp16-format=ieee", "--specs=rdimon.specs", "-nostartfiles", "-T", tmp_path / "arm.ld",
+          tmp_path / "start.c", *common, "-lm", "-o", tmp_path / "arm.elf"], "arm-none-eabi-gcc")
+    arm = _run(["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-semihosting", "-monitor", "none", "-serial",
+                "none", "-kernel", tmp_path / "arm.elf"], "qemu-system-arm")
+
+    (tmp_path / "start.S").write_text(RV_STARTUP)
+    (tmp_path / "rv.ld").write_text(LINKER.format(flash="0x80000000", ram="0x80100000", entry="_start"))
+    (tmp_path / "em").mkdir()
+    (tmp_path / "em" / "libm.a").write_text("!<arch>\n")  # picolibc keeps libm in libc.a
+    libdir = f"{picolibc}/lib/release/rv32imafc/ilp32f"
+    _run(["clang-19", "--target=riscv32-unknown-elf", "-march=rv32imafc_zicsr_zfh", "-mabi=ilp32f",
+          "-mcmodel=medany", "-nostdlibinc", "-isystem", f"{picolibc}/include", "-fuse-ld=lld-19", "-nostdlib",
+          tmp_path / "start.S", *common, f"-L{tmp_path / 'em'}", f"-L{libdir}", f"-Wl,-T,{tmp_path / 'rv.ld'}",
+          "-Wl,--start-group", "-lc", "-lsemihost", libgcc_rv[-1], "-Wl,--end-group", "-o", tmp_path / "rv.elf"],
+         "clang-19 riscv32")
+    rv = _run(["qemu-system-riscv32", "-M", "virt", "-cpu", "rv32,Zfh=true", "-bios", "none", "-nographic",
+               "-semihosting-config", "enable=on,target=native", "-monitor", "none", "-serial", "none", "-kernel",
+               tmp_path / "rv.elf"], "qemu-system-riscv32")
+
+    assert "rc 0" in host and len(host.splitlines()) == 5, host
+    assert arm == host, f"Cortex-M4F differs from the host:\n{arm}\nvs\n{host}"
+    assert rv == host, f"RV32 differs from the host:\n{rv}\nvs\n{host}"
