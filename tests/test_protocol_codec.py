@@ -191,3 +191,15 @@ def test_parser_reports_each_rejection_reason(lib):
         assert py_parse(wire)[0][:2] == ("error", status)
     # repeated delimiters are idle line, not errors
     assert c_parse(lib, b"\x00\x00\x00" + good + b"\x00\x00") == [("frame", fr.Frame(fr.Msg.PING, 7, b"abc"))]
+
+
+def test_parsers_agree_on_huge_candidates(lib):
+    # far longer than any buffer: both discard it unread, report TOO_LARGE with the header's seq, and resync
+    big = fr.Frame(fr.Msg.PING, 4321, bytes(range(1, 256)) * 40).encode()
+    junk = bytes(range(1, 256)) * 30 + b"\x00"
+    good = fr.Frame(fr.Msg.PING, 1, b"ok").encode()
+    stream = big + junk + good
+    c_events = c_parse(lib, stream)
+    assert c_events == py_parse(stream)
+    assert c_events[0] == ("error", fr.Status.TOO_LARGE, 4321)
+    assert c_events[-1] == ("frame", fr.Frame(fr.Msg.PING, 1, b"ok"))

@@ -231,6 +231,7 @@ class FrameParser:
         self.max_encoded = 2 * (self.max_frame + self.max_frame // 254 + 2)
         self._buf = bytearray()
         self._overflow = False
+        self._overflow_header = None
 
     def feed(self, data: bytes) -> list[Frame | FrameError]:
         out: list[Frame | FrameError] = []
@@ -242,11 +243,13 @@ class FrameParser:
                 self._buf += piece
                 if len(self._buf) > self.max_encoded:
                     self._overflow = True
+                    head = _cobs_decode_lenient(bytes(self._buf[:16]))[0]
+                    self._overflow_header = HEADER.unpack_from(head) if len(head) >= HEADER_SIZE else None
                     self._buf.clear()
             if z < 0:
                 return out
             if self._overflow:
-                out.append(FrameError(Status.TOO_LARGE))
+                out.append(FrameError(Status.TOO_LARGE, self._overflow_header))
             elif self._buf:
                 out.append(decode_frame(bytes(self._buf), self.max_frame))
             self._buf.clear()
