@@ -41,9 +41,9 @@ def rand_s8(rng, shape):
 def agree(model, inputs):
     """TFLM output, after checking that LiteRT's reference kernels accept the model and agree with it.
 
-    Not bit-for-bit: the ai-edge-litert wheel is built with TFLITE_SINGLE_ROUNDING (one rounding shift in
-    MultiplyByQuantizedMultiplier) while TFLM uses gemmlowp's double rounding, so they may differ by one unit at
-    rounding ties. tests/test_kernels_s8_tflm.py compares each against the matching build of odl's kernels.
+    Not bit-for-bit: LiteRT's FULLY_CONNECTED reference kernel rounds once (single rounding) where TFLM rounds
+    twice, so they may differ by one unit near rounding ties. tests/test_kernels_s8_tflm.py holds each LiteRT kernel
+    set to the matching build of odl's kernels bit-for-bit.
     """
     ref = run_tflm(model, inputs)
     lite = run_litert(model, inputs, kernels="reference")

@@ -4,8 +4,10 @@
   reference every odl int8 kernel is compared against bit-for-bit. Also reports the arena bytes TFLM used.
 - ``run_litert(model, inputs, kernels=...)``: ai_edge_litert's Interpreter with its optimized kernels ("optimized":
   ruy/gemmlowp, no delegate), its reference kernels ("reference"), or the default XNNPACK delegate ("xnnpack").
-  The ai-edge-litert wheel is built with TFLITE_SINGLE_ROUNDING, so its int8 results can differ from TFLM's by one
-  unit at rounding ties: compare it with odl's single-rounding build (``get_lib(single_rounding=True)``).
+  LiteRT does not round like TFLM everywhere (measured on ai-edge-litert 2.3.0): its reference kernels round twice
+  like TFLM except FULLY_CONNECTED, which rounds once (TFLITE_SINGLE_ROUNDING arithmetic); XNNPACK rounds once for
+  conv / depthwise / fully connected; the optimized conv / FC / MEAN / QUANTIZE kernels differ from both in a few
+  outputs. tests/test_kernels_s8_tflm.py keeps the per-op table.
 - ``activation_range_s8(activation, scale, zero_point)``: TFLite's CalculateActivationRangeQuantized.
 
 ``inputs`` is one array or a list of arrays, in the order of the subgraph's inputs; outputs come back as a list.
