@@ -61,7 +61,8 @@ def within(got, ref, mag, r=0, what=""):
     assert got.shape == ref.shape, (what, got.shape, ref.shape)
     bound = U * np.abs(ref) + r * U * mag + 1e-5 * mag + 2.0**-24
     err = np.abs(got - ref)
-    assert np.all(err <= bound), f"{what}: max err {err.max()} (bound there {bound.flat[err.argmax()]})"
+    worst = np.argmax(err / bound) if err.size else 0
+    assert np.all(err <= bound), f"{what}: err {err.flat[worst]} > bound {bound.flat[worst]} at {worst}"
 
 
 def torch_conv(x, w, b, stride, dilation, padding, groups=1):
