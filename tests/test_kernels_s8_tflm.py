@@ -23,7 +23,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit.host import kernels_s8 as K
-from toolkit.quant.fixedpoint import quantize_multiplier
 from toolkit.quant.params import conv_requant_params
 from toolkit.tflite import (
     activation_range_s8,
@@ -184,15 +183,6 @@ def test_pointwise_conv2d_s8_matches_tflm(seed, h, w, cin, cout, act, in_zp, out
     compare("pointwise_conv2d", model, x, ours)
 
 
-def tflm_fc_per_tensor_multiplier(in_s, w_s, out_s, single_rounding):
-    """TFLM's per-tensor FULLY_CONNECTED multiplier (fully_connected_common.cc -> kernel_util.cc
-    GetQuantizedConvolutionMultipler): double(float32(in_scale * w_scale)) / double(out_scale) -- the product is
-    rounded to float32 first, unlike the per-channel path and CONV_2D, which multiply in double."""
-    real = float(np.float32(in_s) * np.float32(w_s)) / float(np.float32(out_s))
-    m, s = quantize_multiplier(real, single_rounding=single_rounding)
-    return np.array([m], np.int32), np.array([s], np.int32)
-
-
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), batch=st.integers(1, 4), k=st.integers(1, 64), n=st.integers(1, 16),
        act=ACTS, in_zp=ZP, out_zp=ZP, per_channel=st.booleans(), with_bias=st.booleans())
@@ -209,10 +199,7 @@ def test_fully_connected_s8_matches_tflm(seed, batch, k, n, act, in_zp, out_zp, 
                                   out_zp=out_zp, activation=act)
 
     def ours(single_rounding, path):
-        if per_channel:
-            m, s = conv_requant_params(in_s, w_s, out_s, single_rounding=single_rounding)
-        else:
-            m, s = tflm_fc_per_tensor_multiplier(in_s, w_s[0], out_s, single_rounding)
+        m, s = conv_requant_params(in_s, w_s, out_s, single_rounding=single_rounding)
         return K.fully_connected_s8(x, wq, bias, input_zp=in_zp, output_zp=out_zp, multiplier=m, shift=s,
                                     act_min=lo, act_max=hi, path=path, single_rounding=single_rounding)
 
@@ -338,3 +325,21 @@ def test_mean_over_large_window_and_kernel_bigger_than_input():
         multiplier=conv_requant_params(0.02, [0.01, 0.02], 0.3, single_rounding=single_rounding)[0],
         shift=conv_requant_params(0.02, [0.01, 0.02], 0.3, single_rounding=single_rounding)[1],
         stride=(2, 2), padding="SAME", path=path, single_rounding=single_rounding))
+
+
+def test_fully_connected_per_tensor_multiplier_is_a_double_product():
+    """Per-tensor FULLY_CONNECTED: TFLM derives the multiplier from double(in_scale) * double(w_scale), like conv
+    (older TFLite rounded the product to float32 first). These scales and this accumulator (81111) are one of the
+    rare cases where the two multipliers (1172549727 vs 1172549758, shift -9) give different outputs: 86 vs 87."""
+    in_s, w_s, out_s = 0.0560639463365078, 0.019108345732092857, 1.0045586824417114
+    x = np.array([[127, 127, 127, -107]], np.int8)  # minus zero point -128: [255, 255, 255, 21]
+    wq = np.array([[127, 127, 64, 1], [-127, -127, -64, -1]], np.int8)
+    model = fully_connected_model(x.shape, wq, None, in_scale=in_s, in_zp=-128, w_scales=np.float32(w_s),
+                                  out_scale=out_s, out_zp=0)
+
+    def ours(single_rounding, path):
+        m, s = conv_requant_params(in_s, [w_s], out_s, single_rounding=single_rounding)
+        return K.fully_connected_s8(x, wq, None, input_zp=-128, output_zp=0, multiplier=m, shift=s, path=path,
+                                    single_rounding=single_rounding)
+
+    assert compare("fully_connected", model, x, ours).tolist() == [[86, -86]]
