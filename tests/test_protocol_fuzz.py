@@ -142,13 +142,13 @@ def mutated_sessions(draw):
     return bytes(stream), cuts
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=mutated_sessions())
 def test_mutated_sessions_never_mix_tensors_and_recover(case):
     run_stream(*case)
 
 
-@settings(max_examples=1200, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(stream=st.one_of(
     st.binary(max_size=400),
     st.lists(st.one_of(st.sampled_from(SESSION[:4]), st.binary(max_size=40), st.just(b"\x00")),
