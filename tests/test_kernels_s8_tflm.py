@@ -37,7 +37,7 @@ from toolkit.tflite import (
     run_tflm,
 )
 
-EXAMPLES = int(os.environ.get("ODL_TFLM_EXAMPLES", "25"))  # raise it for a longer soak run
+EXAMPLES = int(os.environ.get("ODL_TFLM_EXAMPLES", "60"))  # raise it for a longer soak run
 PATHS = (None, "reference")  # the default build's own path (host SIMD) and the portable reference matmul
 ACTS = st.sampled_from(["NONE", "RELU", "RELU6"])
 ZP = st.integers(-128, 127)
