@@ -30,7 +30,9 @@ PUBLIC_HEADERS = INCLUDE / "odl"
 HOST_SOURCE_DIRS = ("kernels", "runtime")
 TARGET_ONLY_DIRS = ("kernels/simd/arm_dsp", "kernels/simd/arm_mve", "kernels/simd/rvv")
 
-DEFAULT_CFLAGS = ("-O3", "-std=gnu11", "-fno-strict-aliasing", "-ffp-contract=off", "-Wall", "-Wno-unused-function")
+DEFAULT_CFLAGS = ("-O3", "-std=gnu11", "-fno-strict-aliasing", "-ffp-contract=off", "-Wall", "-Wno-unused-function",
+                  # the cdef spells odl_f16 as uint16_t; the cffi wrapper passes those pointers on to _Float16 APIs
+                  "-Wno-incompatible-pointer-types")
 
 
 def cache_root() -> Path:
@@ -99,7 +101,7 @@ class HostBuild:
         files = self.sources() + public_headers() + [Path(p) for p in self.extra_headers]
         for d in self.include_dirs():
             if d.is_dir():
-                files += sorted(d.rglob("*.h"))
+                files += sorted(p for ext in ("*.h", "*.inc", "*.c") for p in d.rglob(ext))
         for p in sorted(set(files)):
             h.update(str(p).encode())
             h.update(p.read_bytes())
