@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 from dataclasses import dataclass, field
@@ -73,7 +74,7 @@ class SerialLink:
     """
 
     def __init__(self, url: str | None = None, baudrate: int = 115200, timeout: float = 1.0, retries: int = 5, *,
-                 transport: Transport | None = None, protocol_version: int = fr.PROTO_VERSION, seq: int = 0,
+                 transport: Transport | None = None, protocol_version: int = fr.PROTO_VERSION, seq: int | None = None,
                  max_payload: int | None = None):
         if (url is None) == (transport is None):
             raise ValueError("give exactly one of url or transport")
@@ -81,7 +82,9 @@ class SerialLink:
         self.timeout = timeout
         self.retries = max(1, retries)
         self.protocol_version = protocol_version
-        self._seq = seq & 0xFFFF
+        # a random start makes it unlikely that a new host process repeats the (seq, CRC) of the last request an
+        # earlier process sent, which the device would answer from its reply cache
+        self._seq = (int.from_bytes(os.urandom(2), "little") if seq is None else seq) & 0xFFFF
         self._parser = fr.FrameParser()
         self.max_payload = max_payload  # learned from HELLO
         self.device: Hello | None = None
