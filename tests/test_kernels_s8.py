@@ -225,13 +225,15 @@ def _matmul(lib, ffi, fn, a, b, bias, off, mult, shift, out_zp, lo, hi):
     return out
 
 
+@pytest.mark.parametrize("single", [False, True])
 @pytest.mark.parametrize("variant", HOST_VARIANTS)
 @settings(max_examples=80, deadline=None)
 @given(m=st.integers(1, 13), n=st.integers(1, 11), k=st.integers(1, 300), seed=st.integers(0, 2**32 - 1),
-       extreme=st.booleans())
-def test_matmul_s8_host_equals_reference(variant, m, n, k, seed, extreme):
-    """Tails of every block size, K across vector widths; extreme operands (+-255 * -128) stress exactness."""
-    ffi, lib = get_lib()
+       extreme=st.booleans(), wide=st.booleans(), per_tensor=st.booleans())
+def test_matmul_s8_host_equals_reference(variant, single, m, n, k, seed, extreme, wide, per_tensor):
+    """Tails of every block size, K across vector widths; extreme operands (+-255 * -128) stress exactness; `wide`
+    draws multipliers over [2^30, 2^31) and shifts over [-31, 2] (the vector requantization's whole range)."""
+    ffi, lib = get_lib(single_rounding=single)
     rng = _rng(seed)
     if extreme:
         a = rng.choice(np.array([-128, 127], np.int8), (m, k))
@@ -240,8 +242,13 @@ def test_matmul_s8_host_equals_reference(variant, m, n, k, seed, extreme):
     else:
         a, b, off = _s8(rng, (m, k)), _s8(rng, (n, k)), int(rng.integers(-127, 129))
     bias = rng.integers(-2**20, 2**20, n).astype(np.int32) if seed % 3 else None
-    mult, shift = P.conv_requant_params(0.02, _scales(rng, n), 8.0)
-    want = R.fully_connected(a, b, bias, off, 5, mult, shift)
+    nq = 1 if per_tensor else n
+    if wide:
+        mult = rng.integers(2**30, 2**31, nq).astype(np.int32)
+        shift = rng.integers(-31, 3, nq).astype(np.int32)
+    else:
+        mult, shift = P.conv_requant_params(0.02, _scales(rng, nq), 8.0, single_rounding=single)
+    want = R.fully_connected(a, b, bias, off, 5, mult, shift, single_rounding=single)
     ref = _matmul(lib, ffi, lib.odl_matmul_s8_ref, a, b, bias, off, mult, shift, 5, -128, 127)
     with host_variant(variant, lib):
         host = _matmul(lib, ffi, lib.odl_path_get(1).matmul_s8, a, b, bias, off, mult, shift, 5, -128, 127)

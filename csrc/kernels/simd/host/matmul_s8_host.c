@@ -147,7 +147,7 @@ static void odl_matmul_s8_vector(const int8_t *a, const int8_t *b, const int32_t
 #define ODL_HAVE_VNNI 1
 #include <immintrin.h>
 
-#define ODL_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
+#define ODL_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
 ODL_VNNI_TARGET static inline __attribute__((always_inline)) __m512i odl_vnni_load(const int8_t *p, __mmask64 mk) {
     return _mm512_maskz_loadu_epi8(mk, p);
@@ -174,10 +174,66 @@ ODL_VNNI_TARGET static inline __attribute__((always_inline)) __m512i odl_vnni_lo
             for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_reduce_add_epi32(s[i][j]);                           \
     }
 
-ODL_DEFINE_VNNI_BLOCK(4, 4)
 ODL_DEFINE_VNNI_BLOCK(1, 4)
 ODL_DEFINE_VNNI_BLOCK(4, 1)
 ODL_DEFINE_VNNI_BLOCK(1, 1)
+
+/* 4 x 4 block; the 16 lane sums are reduced transposed: sums[i] holds columns 0..3 of row i. */
+ODL_VNNI_TARGET static inline __attribute__((always_inline)) void odl_vnni_4x4(const int8_t *a, const int8_t *b,
+                                                                              int32_t k, __m128i sums[4]) {
+    __m512i s[4][4], va[4];
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) s[i][j] = _mm512_setzero_si512();
+    for (int32_t p = 0; p < k; p += 64) {
+        const int32_t left = k - p;
+        const __mmask64 mk = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+        for (int i = 0; i < 4; ++i) va[i] = _mm512_xor_si512(odl_vnni_load(a + (size_t)i * k + p, mk), flip);
+        for (int j = 0; j < 4; ++j) {
+            const __m512i vb = odl_vnni_load(b + (size_t)j * k + p, mk);
+            for (int i = 0; i < 4; ++i) s[i][j] = _mm512_dpbusd_epi32(s[i][j], va[i], vb);
+        }
+    }
+    for (int i = 0; i < 4; ++i) {
+        __m128i x[4];
+        for (int j = 0; j < 4; ++j) {
+            const __m256i y = _mm256_add_epi32(_mm512_castsi512_si256(s[i][j]), _mm512_extracti64x4_epi64(s[i][j], 1));
+            x[j] = _mm_add_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
+        }
+        sums[i] = _mm_hadd_epi32(_mm_hadd_epi32(x[0], x[1]), _mm_hadd_epi32(x[2], x[3]));
+    }
+}
+
+/* MultiplyByQuantizedMultiplier on 4 lanes, exactly as odl_mbqm (double or single rounding per build). */
+ODL_VNNI_TARGET static inline __attribute__((always_inline)) __m128i odl_mbqm4(__m128i x, __m128i mult, __m128i shift) {
+#ifdef ODL_SINGLE_ROUNDING
+    const __m256i total = _mm256_cvtepi32_epi64(_mm_sub_epi32(_mm_set1_epi32(31), shift));
+    const __m256i round = _mm256_sllv_epi64(_mm256_set1_epi64x(1), _mm256_sub_epi64(total, _mm256_set1_epi64x(1)));
+    const __m256i prod = _mm256_mul_epi32(_mm256_cvtepi32_epi64(x), _mm256_cvtepi32_epi64(mult));
+    return _mm256_cvtepi64_epi32(_mm256_srav_epi64(_mm256_add_epi64(prod, round), total));
+#else
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i left = _mm_max_epi32(shift, zero);
+    const __m128i right = _mm_max_epi32(_mm_sub_epi32(zero, shift), zero);
+    const __m128i xl = _mm_sllv_epi32(x, left);
+    /* saturating rounding doubling high mul */
+    const __m256i ab = _mm256_mul_epi32(_mm256_cvtepi32_epi64(xl), _mm256_cvtepi32_epi64(mult));
+    const __m256i z64 = _mm256_setzero_si256();
+    const __m256i nudge = _mm256_mask_blend_epi64(_mm256_cmplt_epi64_mask(ab, z64), _mm256_set1_epi64x(1LL << 30),
+                                                  _mm256_set1_epi64x(1 - (1LL << 30)));
+    const __m256i sum = _mm256_add_epi64(ab, nudge);
+    const __m256i bias = _mm256_maskz_mov_epi64(_mm256_cmplt_epi64_mask(sum, z64), _mm256_set1_epi64x((1LL << 31) - 1));
+    __m128i hi = _mm256_cvtepi64_epi32(_mm256_srai_epi64(_mm256_add_epi64(sum, bias), 31));
+    const __m128i imin = _mm_set1_epi32(INT32_MIN);
+    const __mmask8 sat = _mm_cmpeq_epi32_mask(xl, imin) & _mm_cmpeq_epi32_mask(mult, imin);
+    hi = _mm_mask_mov_epi32(hi, sat, _mm_set1_epi32(INT32_MAX));
+    /* rounding divide by power of two */
+    const __m128i mask = _mm_sub_epi32(_mm_sllv_epi32(_mm_set1_epi32(1), right), _mm_set1_epi32(1));
+    const __m128i rem = _mm_and_si128(hi, mask);
+    const __m128i thr = _mm_sub_epi32(_mm_srai_epi32(mask, 1), _mm_cmpgt_epi32(zero, hi));
+    return _mm_sub_epi32(_mm_srav_epi32(hi, right), _mm_cmpgt_epi32(rem, thr));
+#endif
+}
 
 /* sum_k b[j,k] for one column (exact: |sum| <= 128 k). */
 ODL_VNNI_TARGET static int32_t odl_vnni_colsum(const int8_t *b, int32_t k) {
@@ -210,10 +266,24 @@ ODL_VNNI_TARGET static void odl_matmul_s8_vnni(const int8_t *a, const int8_t *b,
         int32_t corr[4];
         for (int jj = 0; jj < 4; ++jj) corr[jj] = (int32_t)((uint32_t)c * (uint32_t)odl_vnni_colsum(bj + (size_t)jj * k, k));
         int32_t i = 0;
+        /* per-column terms of this block, as vectors: bias + offset correction, multiplier, shift */
+        const __m128i add = _mm_add_epi32(_mm_loadu_si128((const __m128i *)corr),
+                                          bias ? _mm_loadu_si128((const __m128i *)(bias + j)) : _mm_setzero_si128());
+        const __m128i vm = q->per_channel ? _mm_loadu_si128((const __m128i *)(q->multiplier + j))
+                                          : _mm_set1_epi32(q->multiplier[0]);
+        const __m128i vs = q->per_channel ? _mm_loadu_si128((const __m128i *)(q->shift + j))
+                                          : _mm_set1_epi32(q->shift[0]);
+        const __m128i voff = _mm_set1_epi32(o->output_offset);
+        const __m128i vlo = _mm_set1_epi32(o->act_min), vhi = _mm_set1_epi32(o->act_max);
         for (; i + 4 <= m; i += 4) {
-            int32_t acc[4][4];
-            odl_vnni_4x4(a + (size_t)i * k, bj, k, acc);
-            ODL_VNNI_STORE(4, 4, i, j)
+            __m128i sums[4];
+            odl_vnni_4x4(a + (size_t)i * k, bj, k, sums);
+            for (int ii = 0; ii < 4; ++ii) {
+                __m128i v = odl_mbqm4(_mm_add_epi32(sums[ii], add), vm, vs);
+                v = _mm_min_epi32(_mm_max_epi32(_mm_add_epi32(v, voff), vlo), vhi);
+                const int32_t packed = _mm_cvtsi128_si32(_mm_cvtepi32_epi8(v));
+                memcpy(out + (size_t)(i + ii) * n + j, &packed, 4);
+            }
         }
         for (; i < m; ++i) {
             int32_t acc[1][4];
@@ -241,7 +311,7 @@ ODL_VNNI_TARGET static void odl_matmul_s8_vnni(const int8_t *a, const int8_t *b,
 static int odl_cpu_has_vnni(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vnni");
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 #else
 static int odl_cpu_has_vnni(void) { return 0; }
