@@ -1,0 +1,49 @@
+/* odl/train_step.h - small kernels the training compiler (toolkit.train) emits around the layer kernels:
+ * a run-time learning rate (read through a pointer, so the caller, the serial protocol or a schedule step can change
+ * it between training steps), channel-sliced SGD for FP32/FP16 weights, and explicit int8 padding.
+ *
+ * Channel slices: element e of output channel c of a layer's weight is w[c*channel_stride + e*elem_stride]
+ * (OHWI conv / [out, in] FC: channel_stride = k, elem_stride = 1; 1HWC depthwise: channel_stride = 1,
+ * elem_stride = C). The gradient g has the same layout as w (the full weight gradient); the momentum buffer is packed
+ * [count, k]. channels == NULL means channels 0..count-1. Per element the arithmetic is exactly that of
+ * odl_sgd_f32_update / odl_sgd_f16_update (torch.optim.SGD semantics).
+ */
+#ifndef ODL_TRAIN_STEP_H
+#define ODL_TRAIN_STEP_H
+
+#include "odl/common.h"
+#include "odl/train_s8.h"
+
+/* Cosine schedule (torch CosineAnnealingLR, eta_min 0): *lr = base_lr * 0.5 * (1 + cos(pi * t / total)) with
+ * t = min(*step, total), then *step += 1. total_steps <= 0 is ODL_ERR_ARG. */
+odl_status odl_lr_cosine_f32(float *lr, int32_t *step, float base_lr, int32_t total_steps);
+
+/* Channel-sliced SGD on FP32 weights with the learning rate read from *lr. */
+odl_status odl_sgd_f32_update_slice(float *w, const float *g, float *buf, int32_t k, int32_t channel_stride,
+                                    int32_t elem_stride, const int32_t *channels, int32_t count, const float *lr,
+                                    float momentum, float weight_decay);
+
+/* Channel-sliced SGD on FP16 weights and FP16 momentum buffer (FP32 arithmetic, one rounding per stored value). */
+odl_status odl_sgd_f16_update_slice(odl_f16 *w, const odl_f16 *g, odl_f16 *buf, int32_t k, int32_t channel_stride,
+                                    int32_t elem_stride, const int32_t *channels, int32_t count, const float *lr,
+                                    float momentum, float weight_decay);
+
+/* odl_sgd_qas_update_s8 with the learning rate read from *lr (p->lr is ignored). */
+odl_status odl_sgd_qas_update_s8_lr(int8_t *w_q, int32_t out_c, int32_t k, int32_t channel_stride,
+                                    int32_t elem_stride, const float *w_scale, const int32_t *channels, int32_t count,
+                                    const float *grad, float *momentum_buf, float *master, uint32_t *rng_state,
+                                    const odl_sgd_params *p, const float *lr);
+
+/* odl_sgd_qas_update_bias_s32 with the learning rate read from *lr (p->lr is ignored). */
+odl_status odl_sgd_qas_update_bias_s32_lr(int32_t *b_q, int32_t out_c, const float *w_scale, float x_scale,
+                                          const int32_t *channels, int32_t count, const float *grad,
+                                          float *momentum_buf, float *master, uint32_t *rng_state,
+                                          const odl_sgd_params *p, const float *lr);
+
+/* Copy an int8 NHWC image into a larger one with explicit padding filled with pad_value (an input zero point),
+ * so a VALID int8 conv on the result equals the conv with that padding. out is
+ * [n, h + pad_top + pad_bottom, w + pad_left + pad_right, c]. */
+odl_status odl_pad_s8(const int8_t *input, const odl_dims *in_dims, int32_t pad_top, int32_t pad_bottom,
+                      int32_t pad_left, int32_t pad_right, int32_t pad_value, int8_t *output);
+
+#endif /* ODL_TRAIN_STEP_H */
