@@ -1,6 +1,12 @@
 /* The device side of the odl serial protocol: frame dispatch, duplicate/stale detection, built-in messages. */
 #include "proto_internal.h"
 
+/* INFO lists every kernel id and handler type plus at least one tensor within the smallest max payload (128),
+ * and counts fit in a byte. */
+_Static_assert(5 + 2 * ODL_DEVICE_MAX_KERNELS + ODL_DEVICE_MAX_HANDLERS + 8 <= 128, "too many kernels/handlers");
+_Static_assert(ODL_DEVICE_MAX_TENSORS <= 255, "ODL_DEVICE_MAX_TENSORS must fit in a byte");
+_Static_assert(ODL_PROTO_MAX_PAYLOAD >= 128 && ODL_PROTO_MAX_PAYLOAD <= 65535, "ODL_PROTO_MAX_PAYLOAD out of range");
+
 static uint64_t read_counter(odl_counter_fn fn, void *ctx) { return fn ? fn(ctx) : 0; }
 
 odl_status odl_device_init(odl_device *dev, const odl_device_config *cfg) {
@@ -123,8 +129,7 @@ static uint8_t do_info(odl_device *dev, const uint8_t *in, uint32_t n, uint8_t *
     for (int i = 0; i < ODL_DEVICE_MAX_HANDLERS; i++)
         if (dev->handlers[i].used) out[o++] = (uint8_t)dev->handlers[i].id;
     /* tensors, in registration-table order, starting at index `first`, as many as fit */
-    uint32_t count_pos = o++;
-    out[count_pos] = (uint8_t)first;
+    out[o++] = (uint8_t)first;
     uint32_t count_at = o++;
     uint8_t count = 0;
     uint32_t k = 0;
