@@ -29,12 +29,29 @@ static int odl_mm_s8_args_ok(const int8_t *a, const int8_t *b, int32_t m, int32_
 typedef int16_t odl_v16s16 __attribute__((vector_size(32)));
 typedef int32_t odl_v8s32 __attribute__((vector_size(32)));
 
+typedef int8_t odl_v32s8 __attribute__((vector_size(32)));
+
 /* 32 int8 taps as two int16 vectors, even taps and odd taps, by shifts only (portable and cheap everywhere). */
-static inline void odl_load32_eo(const int8_t *p, odl_v16s16 *even, odl_v16s16 *odd) {
-    odl_v16s16 w;
-    memcpy(&w, p, sizeof w);
+static inline void odl_split_eo(odl_v32s8 v, odl_v16s16 *even, odl_v16s16 *odd) {
+    const odl_v16s16 w = (odl_v16s16)v;
     *even = (odl_v16s16)(w << 8) >> 8; /* little-endian: the low byte of each pair is the even tap */
     *odd = w >> 8;
+}
+
+static inline void odl_load32_eo(const int8_t *p, odl_v16s16 *even, odl_v16s16 *odd) {
+    odl_v32s8 v;
+    memcpy(&v, p, sizeof v);
+    odl_split_eo(v, even, odd);
+}
+
+/* 32 bytes from p, never reading at or past `end` (the bytes beyond it read as 0). */
+static inline odl_v32s8 odl_load32_safe(const int8_t *p, const int8_t *end) {
+    odl_v32s8 v = {0};
+    if (end - p >= 32)
+        memcpy(&v, p, 32);
+    else
+        for (ptrdiff_t l = 0; l < end - p; ++l) v[l] = p[l]; /* only the last rows of A and B */
+    return v;
 }
 
 /* Sum adjacent int16 lane pairs into int32 lanes (what pmaddwd does after its multiply), exactly. */
@@ -51,7 +68,8 @@ static inline int32_t odl_hsum8(odl_v8s32 v) {
  * Products (a + off) * b are exact in int16 (|.| <= 255 * 128 < 2^15); they are widened pairwise into int32. */
 #define ODL_DEFINE_BLOCK(MR, NR)                                                                                 \
     static inline __attribute__((always_inline)) void odl_block_##MR##x##NR(                                     \
-        const int8_t *a, const int8_t *b, int32_t k, int32_t off, int32_t acc[MR][NR]) {                         \
+        const int8_t *a, const int8_t *b, int32_t k, int32_t off, const int8_t *a_end, const int8_t *b_end,      \
+        odl_v32s8 tail_mask, int32_t acc[MR][NR]) {                                                              \
         odl_v16s16 ae[MR], ao[MR];                                                                               \
         odl_v8s32 s[MR][NR];                                                                                     \
         const odl_v16s16 voff = (odl_v16s16){0} + (int16_t)off;                                                  \
@@ -70,20 +88,15 @@ static inline int32_t odl_hsum8(odl_v8s32 v) {
                 for (int i = 0; i < MR; ++i) s[i][j] += odl_pairsum(ae[i] * be) + odl_pairsum(ao[i] * bo);       \
             }                                                                                                    \
         }                                                                                                        \
-        if (p < k) { /* tail: zero-padded copies; padded b taps are 0, so padded products vanish */           \
-            int8_t ta[MR][32], tb[NR][32];                                                                       \
+        if (p < k) { /* tail: over-read within the buffers; B's lanes past k are masked to 0, so they vanish */ \
             for (int i = 0; i < MR; ++i) {                                                                       \
-                memset(ta[i], 0, 32);                                                                            \
-                memcpy(ta[i], a + (size_t)i * k + p, (size_t)(k - p));                                           \
-                odl_load32_eo(ta[i], &ae[i], &ao[i]);                                                            \
+                odl_split_eo(odl_load32_safe(a + (size_t)i * k + p, a_end), &ae[i], &ao[i]);                     \
                 ae[i] += voff;                                                                                   \
                 ao[i] += voff;                                                                                   \
             }                                                                                                    \
             for (int j = 0; j < NR; ++j) {                                                                       \
                 odl_v16s16 be, bo;                                                                               \
-                memset(tb[j], 0, 32);                                                                            \
-                memcpy(tb[j], b + (size_t)j * k + p, (size_t)(k - p));                                           \
-                odl_load32_eo(tb[j], &be, &bo);                                                                  \
+                odl_split_eo(odl_load32_safe(b + (size_t)j * k + p, b_end) & tail_mask, &be, &bo);               \
                 for (int i = 0; i < MR; ++i) s[i][j] += odl_pairsum(ae[i] * be) + odl_pairsum(ao[i] * bo);       \
             }                                                                                                    \
         }                                                                                                        \
@@ -110,18 +123,21 @@ __attribute__((target_clones("avx2", "default")))
 static void odl_matmul_s8_vector(const int8_t *a, const int8_t *b, const int32_t *bias, int32_t m, int32_t n,
                                  int32_t k, int32_t a_offset, const odl_requant *q, const odl_output_s8 *o,
                                  int8_t *out) {
+    const int8_t *a_end = a + (size_t)m * k, *b_end = b + (size_t)n * k;
+    odl_v32s8 tm;
+    for (int l = 0; l < 32; ++l) tm[l] = l < k % 32 ? -1 : 0;
     int32_t j = 0;
     for (; j + 2 <= n; j += 2) {
         const int8_t *bj = b + (size_t)j * k;
         int32_t i = 0;
         for (; i + 4 <= m; i += 4) {
             int32_t acc[4][2];
-            odl_block_4x2(a + (size_t)i * k, bj, k, a_offset, acc);
+            odl_block_4x2(a + (size_t)i * k, bj, k, a_offset, a_end, b_end, tm, acc);
             ODL_STORE_BLOCK(4, 2, i, j)
         }
         for (; i < m; ++i) {
             int32_t acc[1][2];
-            odl_block_1x2(a + (size_t)i * k, bj, k, a_offset, acc);
+            odl_block_1x2(a + (size_t)i * k, bj, k, a_offset, a_end, b_end, tm, acc);
             ODL_STORE_BLOCK(1, 2, i, j)
         }
     }
@@ -130,12 +146,12 @@ static void odl_matmul_s8_vector(const int8_t *a, const int8_t *b, const int32_t
         int32_t i = 0;
         for (; i + 4 <= m; i += 4) {
             int32_t acc[4][1];
-            odl_block_4x1(a + (size_t)i * k, bj, k, a_offset, acc);
+            odl_block_4x1(a + (size_t)i * k, bj, k, a_offset, a_end, b_end, tm, acc);
             ODL_STORE_BLOCK(4, 1, i, j)
         }
         for (; i < m; ++i) {
             int32_t acc[1][1];
-            odl_block_1x1(a + (size_t)i * k, bj, k, a_offset, acc);
+            odl_block_1x1(a + (size_t)i * k, bj, k, a_offset, a_end, b_end, tm, acc);
             ODL_STORE_BLOCK(1, 1, i, j)
         }
     }
