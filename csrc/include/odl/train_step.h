@@ -12,6 +12,7 @@
 #define ODL_TRAIN_STEP_H
 
 #include "odl/common.h"
+#include "odl/kernels_fp.h"
 #include "odl/train_s8.h"
 
 /* Cosine schedule (torch CosineAnnealingLR, eta_min 0): *lr = base_lr * 0.5 * (1 + cos(pi * t / total)) with
@@ -45,5 +46,21 @@ odl_status odl_sgd_qas_update_bias_s32_lr(int32_t *b_q, int32_t out_c, const flo
  * [n, h + pad_top + pad_bottom, w + pad_left + pad_right, c]. */
 odl_status odl_pad_s8(const int8_t *input, const odl_dims *in_dims, int32_t pad_top, int32_t pad_bottom,
                       int32_t pad_left, int32_t pad_right, int32_t pad_value, int8_t *output);
+
+/* Softmax cross-entropy (odl_softmax_cross_entropy_f32) with the label read from *label (a buffer the caller fills). */
+odl_status odl_softmax_cross_entropy_f32_label(const float *logits, int32_t n, const int32_t *label, float *loss,
+                                               float *dlogits);
+/* FP16 variant of odl_softmax_cross_entropy_f32_label (odl_softmax_cross_entropy_f16). */
+odl_status odl_softmax_cross_entropy_f16_label(const odl_f16 *logits, int32_t n, const int32_t *label, float *loss,
+                                               odl_f16 *dlogits);
+
+/* Bias gradient alone: db[c] = sum over the pixels of dy[p, c] (dy [pixels, out_c]), summed in pixel order. */
+odl_status odl_bias_grad_f32(const float *dy, int32_t pixels, int32_t out_c, float *db);
+/* FP16 bias gradient: FP32 accumulation in pixel order, one rounding per element. */
+odl_status odl_bias_grad_f16(const odl_f16 *dy, int32_t pixels, int32_t out_c, odl_f16 *db);
+/* Gradient w.r.t. the stored int32 bias of the selected channels of an int8 layer (train_s8.h conventions):
+ * db_q[j] = (w_scale[c] * x_scale) * sum over pixels of dy[p, c], c = channels[j] (NULL: j). dy is real, float. */
+odl_status odl_bias_grad_s32_f32(const float *dy, int32_t pixels, int32_t out_c, const float *w_scale, float x_scale,
+                                 const int32_t *channels, int32_t count, float *db_q);
 
 #endif /* ODL_TRAIN_STEP_H */
