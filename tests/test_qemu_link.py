@@ -172,3 +172,39 @@ def test_qemu_restart_in_the_middle_of_a_write_never_mixes(board):
         assert link.read_tensor(3) == power_on_pattern(3, TENSOR_SIZES[3])
         link.write_tensor(3, new)
         assert link.read_tensor(3) == new
+
+
+def test_cli_ping_boots_pings_and_shuts_down(firmware, capsys):
+    import json
+
+    from toolkit.cli import main
+
+    assert main(["ping", "--board", "qemu-rv32", "--json", "--count", "2", "--size", "100"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["board"] == "qemu-rv32" and rep["protocol_version"] == 1 and len(rep["rtt_s"]) == 2
+    assert rep["ping_bytes"] == 100 and rep["instret"] > 0
+
+
+def test_cli_run_serves_the_uart_until_interrupted(firmware):
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    from toolkit.cli import main
+
+    exe = shutil.which("odl") or os.path.join(os.path.dirname(sys.executable), "odl")
+    proc = subprocess.Popen([exe, "run", "--board", "qemu-cm4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "socket://127.0.0.1:" in line, line + proc.stderr.read()
+        url = line.split("at ")[-1].strip()
+        assert main(["ping", "--port", url, "--count", "1"]) == 0
+        with connect(url) as link:  # a second client after the first disconnected
+            assert link.device.board == "qemu-cm4"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=20)
+    assert code == 0
