@@ -23,6 +23,7 @@ COMMANDS = [
     "toolkit.commands.run",
     "toolkit.commands.ping",
     "toolkit.commands.flash",
+    "toolkit.commands.inspect",
 ]
 
 
