@@ -54,7 +54,7 @@ typedef struct {
     int32_t truncating_mean;
 } odl_mean_s8_params;
 
-/* Bytes needed for `rows` im2col rows (output pixels) of a kernel_h x kernel_w x in_c window. */
+/* Bytes needed for `rows` im2col rows (output pixels) of a kernel_h x kernel_w x in_c window (0 for bad sizes). */
 int32_t odl_im2col_s8_scratch_size(int32_t rows, int32_t kernel_h, int32_t kernel_w, int32_t in_c);
 
 /* im2col of one image: output pixels [row_start, row_start + row_count) (row-major over out_h x out_w) become rows

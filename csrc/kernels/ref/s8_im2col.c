@@ -5,7 +5,8 @@
 
 int32_t odl_im2col_s8_scratch_size(int32_t rows, int32_t kernel_h, int32_t kernel_w, int32_t in_c) {
     if (rows <= 0 || kernel_h <= 0 || kernel_w <= 0 || in_c <= 0) return 0;
-    return rows * kernel_h * kernel_w * in_c;
+    const int64_t bytes = (int64_t)rows * kernel_h * kernel_w * in_c;
+    return bytes > INT32_MAX ? 0 : (int32_t)bytes; /* 0: not representable, no scratch can be big enough */
 }
 
 odl_status odl_im2col_s8(const int8_t *input, const odl_dims *in_dims, int32_t kernel_h, int32_t kernel_w,
