@@ -15,6 +15,7 @@ odl_status FP_NAME(odl_depthwise_conv2d, forward)(const odl_conv_f_params *p, co
                                                   const FP_T *bias, FP_T *y) {
     odl_status s = FP_JOIN2(fp_dw_check, FP_TY)(p, x, w, y);
     if (s != ODL_OK) return s;
+    FP_DW_SIMD_HOOK(forward, (p, x, w, bias, y));
     const odl_window *win = &p->win;
     const int32_t H = p->in.h, W = p->in.w, C = p->in.c;
     for (int32_t n = 0; n < p->in.n; ++n) {
@@ -45,6 +46,7 @@ odl_status FP_NAME(odl_depthwise_conv2d, weight_grad)(const odl_conv_f_params *p
                                                       FP_T *dw, FP_T *db) {
     odl_status s = FP_JOIN2(fp_dw_check, FP_TY)(p, x, dy, dw);
     if (s != ODL_OK) return s;
+    FP_DW_SIMD_HOOK(weight_grad, (p, x, dy, dw, db));
     const odl_window *win = &p->win;
     const int32_t H = p->in.h, W = p->in.w, C = p->in.c;
     for (int32_t kh = 0; kh < win->kernel_h; ++kh)
@@ -79,6 +81,7 @@ odl_status FP_NAME(odl_depthwise_conv2d, input_grad)(const odl_conv_f_params *p,
                                                      FP_T *dx) {
     odl_status s = FP_JOIN2(fp_dw_check, FP_TY)(p, dy, w, dx);
     if (s != ODL_OK) return s;
+    FP_DW_SIMD_HOOK(input_grad, (p, dy, w, dx));
     const odl_window *win = &p->win;
     const int32_t H = p->in.h, W = p->in.w, C = p->in.c;
     /* Gather: dx[ih, iw] collects every (oh, kh) with oh*stride - pad + kh*dilation == ih (same for w). */
