@@ -10,7 +10,8 @@
 #define UART_CR (ODL_UART_BASE + 0x30u)
 
 void odl_uart_init(void) {
-    uint32_t div64 = (uint32_t)(((uint64_t)ODL_CLOCK_HZ * 4u + ODL_UART_BAUD / 2u) / ODL_UART_BAUD); /* 64*clk/(16*baud) */
+    /* 64 * clock / (16 * baud), rounded: integer part in IBRD, 6-bit fraction in FBRD */
+    uint32_t div64 = (uint32_t)(((uint64_t)ODL_CLOCK_HZ * 4u + ODL_UART_BAUD / 2u) / ODL_UART_BAUD);
     ODL_REG32(UART_CR) = 0;
     ODL_REG32(UART_IBRD) = div64 >> 6;
     ODL_REG32(UART_FBRD) = div64 & 0x3Fu;

@@ -164,14 +164,17 @@ def build_firmware(board: Board | str, out_dir: Path | str | None = None, define
         f"-DODL_BOARD_CONFIG={cfg}",
         f"-DODL_SIMD_PATHS={';'.join(simd_paths)}",
     ]
+    # Reconfigure from scratch when the command or the toolchain file changed (cached flags would stay stale).
     stamp = build_dir / ".odl-configure"
+    stamp_text = repr(configure) + hashlib.sha256(board.toolchain_file.read_bytes()).hexdigest()
     if reconfigure or not (build_dir / "build.ninja").exists() or not stamp.exists() or \
-            stamp.read_text() != repr(configure):
+            stamp.read_text() != stamp_text:
+        (build_dir / "CMakeCache.txt").unlink(missing_ok=True)
         say(f"configuring {board.name} ({board.toolchain}, SIMD paths: {', '.join(simd_paths) or 'none'})")
         code, out = _run(configure, build_dir, None)
         if code != 0:
             raise BuildError(f"CMake could not configure the firmware for {board.name}:\n{_tail(out)}")
-        stamp.write_text(repr(configure))
+        stamp.write_text(stamp_text)
     say(f"building firmware for {board.name} in {build_dir}")
     cmd = [tools.require("cmake"), "--build", str(build_dir), "--target", "odl_firmware"]
     if jobs:

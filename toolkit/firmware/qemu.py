@@ -36,7 +36,8 @@ def free_port() -> int:
 def qemu_command(board: Board, elf: Path, port: int, qmp_path: str | None = None, icount: bool = True) -> list[str]:
     q = board.qemu
     if not q:
-        raise OdlError(f"{board.name} is a real board, not an emulated one: flash it with `odl flash --board {board.name}`")
+        raise OdlError(f"{board.name} is a real board, not an emulated one: "
+                       f"flash it with `odl flash --board {board.name}`")
     import shutil
 
     exe = shutil.which(q["qemu"])
@@ -127,7 +128,8 @@ class QemuBoard:
             s.connect(self.qmp_path)
             f = s.makefile("rwb")
             json.loads(f.readline())  # greeting
-            for msg in ({"execute": "qmp_capabilities"}, {"execute": command, **({"arguments": arguments} if arguments else {})}):
+            request = {"execute": command, **({"arguments": arguments} if arguments else {})}
+            for msg in ({"execute": "qmp_capabilities"}, request):
                 f.write(json.dumps(msg).encode() + b"\n")
                 f.flush()
                 while True:
