@@ -19,6 +19,11 @@
 
 #include <string.h>
 
+#if defined(__GNUC__) && !defined(__clang__)
+/* 32-byte vectors passed between static inline helpers: the psABI note about AVX argument passing is moot. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 static int odl_mm_s8_args_ok(const int8_t *a, const int8_t *b, int32_t m, int32_t n, int32_t k, const odl_requant *q,
                              const odl_output_s8 *o, const int8_t *out) {
     return a && b && out && m > 0 && n > 0 && k > 0 && q && o && q->multiplier && q->shift;
@@ -64,12 +69,53 @@ static inline int32_t odl_hsum8(odl_v8s32 v) {
     return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
 }
 
+typedef uint32_t odl_v8u32 __attribute__((vector_size(32)));
+typedef int64_t odl_v8s64 __attribute__((vector_size(64)));
+typedef int8_t odl_v8s8 __attribute__((vector_size(8)));
+
+/* The 8 lane sums of a 4x2 block of accumulators, row-major, by a shuffle-add tree (7 adds instead of 8
+ * horizontal sums). */
+static inline odl_v8s32 odl_reduce4x2(const odl_v8s32 v[4][2]) {
+    odl_v8s32 u[4], w[2];
+    for (int t = 0; t < 4; ++t)
+        u[t] = __builtin_shufflevector(v[t][0], v[t][1], 0, 8, 2, 10, 4, 12, 6, 14) +
+               __builtin_shufflevector(v[t][0], v[t][1], 1, 9, 3, 11, 5, 13, 7, 15);
+    for (int t = 0; t < 2; ++t)
+        w[t] = __builtin_shufflevector(u[2 * t], u[2 * t + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+               __builtin_shufflevector(u[2 * t], u[2 * t + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    return __builtin_shufflevector(w[0], w[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+           __builtin_shufflevector(w[0], w[1], 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
+/* MultiplyByQuantizedMultiplier on 8 lanes, exactly as odl_mbqm (double or single rounding per build). */
+static inline odl_v8s32 odl_mbqm8(odl_v8s32 x, odl_v8s32 mult, odl_v8s32 shift) {
+#ifdef ODL_SINGLE_ROUNDING
+    const odl_v8s64 total = __builtin_convertvector(31 - shift, odl_v8s64);
+    const odl_v8s64 round = ((odl_v8s64){0} + 1) << (total - 1);
+    const odl_v8s64 prod = __builtin_convertvector(x, odl_v8s64) * __builtin_convertvector(mult, odl_v8s64);
+    return __builtin_convertvector((prod + round) >> total, odl_v8s32);
+#else
+    const odl_v8s32 pos = shift > 0;
+    const odl_v8s32 left = shift & pos, right = -shift & ~pos;
+    const odl_v8s32 xl = (odl_v8s32)((odl_v8u32)x << (odl_v8u32)left);
+    const odl_v8s64 ab = __builtin_convertvector(xl, odl_v8s64) * __builtin_convertvector(mult, odl_v8s64);
+    const odl_v8s64 sum = ab + ((1LL << 30) + ((ab < 0) & (1 - (1LL << 31)))); /* + nudge */
+    odl_v8s32 hi = __builtin_convertvector((sum + ((sum < 0) & ((1LL << 31) - 1))) >> 31, odl_v8s32);
+    const odl_v8s32 sat = (xl == INT32_MIN) & (mult == INT32_MIN);
+    hi = (hi & ~sat) | (INT32_MAX & sat);
+    const odl_v8s32 mask = (odl_v8s32)((((odl_v8u32){0} + 1u) << (odl_v8u32)right) - 1u);
+    const odl_v8s32 rem = hi & mask;
+    const odl_v8s32 thr = (mask >> 1) - (hi < 0);
+    return (hi >> right) - (rem > thr);
+#endif
+}
+
 /* One MR x NR block of raw accumulators (without bias): acc[i][j] = sum_k (a[i,k] + off) * b[j,k].
  * Products (a + off) * b are exact in int16 (|.| <= 255 * 128 < 2^15); they are widened pairwise into int32. */
 #define ODL_DEFINE_BLOCK(MR, NR)                                                                                 \
     static inline __attribute__((always_inline)) void odl_block_##MR##x##NR(                                     \
         const int8_t *a, const int8_t *b, int32_t k, int32_t off, const int8_t *a_end, const int8_t *b_end,      \
-        odl_v32s8 tail_mask, int32_t acc[MR][NR]) {                                                              \
+        odl_v32s8 tail_mask, odl_v8s32 acc[MR][NR]) {                                                              \
         odl_v16s16 ae[MR], ao[MR];                                                                               \
         odl_v8s32 s[MR][NR];                                                                                     \
         const odl_v16s16 voff = (odl_v16s16){0} + (int16_t)off;                                                  \
@@ -101,7 +147,7 @@ static inline int32_t odl_hsum8(odl_v8s32 v) {
             }                                                                                                    \
         }                                                                                                        \
         for (int i = 0; i < MR; ++i)                                                                             \
-            for (int j = 0; j < NR; ++j) acc[i][j] = odl_hsum8(s[i][j]);                                         \
+            for (int j = 0; j < NR; ++j) acc[i][j] = s[i][j];                                                    \
     }
 
 ODL_DEFINE_BLOCK(4, 2)
@@ -113,7 +159,7 @@ ODL_DEFINE_BLOCK(1, 1)
     for (int ii = 0; ii < MR; ++ii)                                                                              \
         for (int jj = 0; jj < NR; ++jj) {                                                                        \
             const int32_t col = (J) + jj;                                                                        \
-            const int32_t v = (int32_t)((uint32_t)acc[ii][jj] + (uint32_t)(bias ? bias[col] : 0));              \
+            const int32_t v = (int32_t)((uint32_t)odl_hsum8(acc[ii][jj]) + (uint32_t)(bias ? bias[col] : 0));   \
             out[(size_t)((I) + ii) * n + col] = odl_requant_s8(v, q, col, o);                                    \
         }
 
@@ -129,14 +175,29 @@ static void odl_matmul_s8_vector(const int8_t *a, const int8_t *b, const int32_t
     int32_t j = 0;
     for (; j + 2 <= n; j += 2) {
         const int8_t *bj = b + (size_t)j * k;
+        /* lanes of a 4x2 block, row-major: (i, j), (i, j+1), (i+1, j), ... */
+        const int32_t b0 = bias ? bias[j] : 0, b1 = bias ? bias[j + 1] : 0;
+        const int32_t c0 = q->per_channel ? j : 0, c1 = q->per_channel ? j + 1 : 0;
+        const odl_v8u32 vbias = {b0, b1, b0, b1, b0, b1, b0, b1};
+        const odl_v8s32 vm = {q->multiplier[c0], q->multiplier[c1], q->multiplier[c0], q->multiplier[c1],
+                              q->multiplier[c0], q->multiplier[c1], q->multiplier[c0], q->multiplier[c1]};
+        const odl_v8s32 vs = {q->shift[c0], q->shift[c1], q->shift[c0], q->shift[c1],
+                              q->shift[c0], q->shift[c1], q->shift[c0], q->shift[c1]};
+        const odl_v8s32 vlo = (odl_v8s32){0} + o->act_min, vhi = (odl_v8s32){0} + o->act_max;
         int32_t i = 0;
         for (; i + 4 <= m; i += 4) {
-            int32_t acc[4][2];
+            odl_v8s32 acc[4][2];
             odl_block_4x2(a + (size_t)i * k, bj, k, a_offset, a_end, b_end, tm, acc);
-            ODL_STORE_BLOCK(4, 2, i, j)
+            const odl_v8s32 sums = (odl_v8s32)((odl_v8u32)odl_reduce4x2(acc) + vbias);
+            odl_v8s32 v = odl_mbqm8(sums, vm, vs) + o->output_offset;
+            odl_v8s32 lt = v < vlo, gt = v > vhi;
+            v = (v & ~lt) | (vlo & lt);
+            v = (v & ~gt) | (vhi & gt);
+            const odl_v8s8 r = __builtin_convertvector(v, odl_v8s8);
+            for (int ii = 0; ii < 4; ++ii) memcpy(out + (size_t)(i + ii) * n + j, (const int8_t *)&r + 2 * ii, 2);
         }
         for (; i < m; ++i) {
-            int32_t acc[1][2];
+            odl_v8s32 acc[1][2];
             odl_block_1x2(a + (size_t)i * k, bj, k, a_offset, a_end, b_end, tm, acc);
             ODL_STORE_BLOCK(1, 2, i, j)
         }
@@ -145,12 +206,12 @@ static void odl_matmul_s8_vector(const int8_t *a, const int8_t *b, const int32_t
         const int8_t *bj = b + (size_t)j * k;
         int32_t i = 0;
         for (; i + 4 <= m; i += 4) {
-            int32_t acc[4][1];
+            odl_v8s32 acc[4][1];
             odl_block_4x1(a + (size_t)i * k, bj, k, a_offset, a_end, b_end, tm, acc);
             ODL_STORE_BLOCK(4, 1, i, j)
         }
         for (; i < m; ++i) {
-            int32_t acc[1][1];
+            odl_v8s32 acc[1][1];
             odl_block_1x1(a + (size_t)i * k, bj, k, a_offset, a_end, b_end, tm, acc);
             ODL_STORE_BLOCK(1, 1, i, j)
         }
