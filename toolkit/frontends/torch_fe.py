@@ -154,6 +154,8 @@ class _Converter:
     @staticmethod
     def out_shape(fx) -> tuple[int, ...]:
         val = fx.meta.get("val")
+        if isinstance(val, (tuple, list)):  # multi-output ops (max_pool2d_with_indices, ...): the first result
+            val = val[0]
         return tuple(int(s) for s in val.shape)
 
     # ---- the walk -------------------------------------------------------------------------------------------
@@ -210,7 +212,7 @@ class _Converter:
         if len(shape) not in (2, 4) or shape[0] != 1:
             self.fail(fx, f"input shape {shape} (expected (1, C, H, W) or (1, K))")
         self._in_rank, self._in_shape = len(shape), shape
-        name = fx.name if fx.name not in ("input",) else "input"
+        name = fx.name  # the forward argument's name
         self.tensors[name] = Tensor(name, self.nhwc(shape), "float32", "input")
         self.inputs.append(name)
         self.values[fx] = _Act(name, shape)
@@ -227,8 +229,13 @@ class _Converter:
             self.fail(fx, "getitem")
         handler = getattr(self, f"op_{op}", None)
         if handler is None:
-            pretty = {"gelu": "GELU", "lstm": "LSTM", "_native_batch_norm_legit": "BatchNorm2d in training mode"}
-            what = pretty.get(op, str(t))
+            stack = fx.meta.get("nn_module_stack") or {}
+            qual = list(stack.values())[-1][1] if stack else ""
+            qual = qual if isinstance(qual, str) else f"{qual.__module__}.{qual.__qualname__}"
+            cls = qual.rsplit(".", 1)[-1]
+            what = f"{cls} ({t})" if qual.startswith("torch.nn.") and cls not in _LEAF_MODULES else str(t)
+            if op.startswith("_native_batch_norm_legit") or (op == "batch_norm" and "training" in tname):
+                what = "BatchNorm2d in training mode (call model.eval() first)"
             self.fail(fx, f"unsupported op {what}")
         handler(fx)
 
@@ -429,6 +436,11 @@ class _Converter:
         self._clamp(fx, lo, hi)
 
     op_hardtanh_ = op_hardtanh
+
+    def op_relu6(self, fx):
+        self._clamp(fx, 0, 6)
+
+    op_relu6_ = op_relu6
 
     def op_clamp(self, fx):
         lo = fx.args[1] if len(fx.args) > 1 else fx.kwargs.get("min")
