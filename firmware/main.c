@@ -93,21 +93,67 @@ static uint64_t instret_cb(void *ctx) {
     return odl_instructions();
 }
 
-/* RUN_KERNEL ODL_FW_KERNEL_DIAG: u32 boots since power-on (grows on every warm reset), u8 n + the counter source
- * ("dwt", "systick", "mcycle"): lets the host see what the board really runs. */
+/* RUN_KERNEL ODL_FW_KERNEL_DIAG: proves what the board really runs. Input: optional i32 x, f32 y (default 1, 1.0).
+ * Output: u32 boots since power-on (grows on every warm reset), u8 n + the counter source ("dwt", "systick",
+ * "mcycle"), i32 2x computed on the vector unit (MVE or RVV; scalar where the core has none), u32 vector register
+ * bytes (16 for MVE and VLEN 128; 0 without), f32 y * 1.5 (FPU, or soft-float), u16 bits of (_Float16)y, u16 0,
+ * f32 (float)(_Float16)y (Zfh / Arm fp16 conversions, or the soft helpers). An FPU or vector unit left disabled by
+ * the startup code faults here, and the board resets. */
 #define ODL_FW_KERNEL_DIAG 0xFFF0u
+#if defined(__ARM_FEATURE_MVE)
+#include <arm_mve.h>
+#elif defined(__riscv_vector)
+#include <riscv_vector.h>
+#endif
+
+static int32_t vector_double(int32_t x, uint32_t *vbytes) {
+#if defined(__ARM_FEATURE_MVE)
+    int32x4_t v = vdupq_n_s32(x);
+    v = vaddq_s32(v, v);
+    *vbytes = 16;
+    return vgetq_lane_s32(v, 3);
+#elif defined(__riscv_vector)
+    size_t vl = __riscv_vsetvl_e32m1(4);
+    vint32m1_t v = __riscv_vmv_v_x_i32m1(x, vl);
+    v = __riscv_vadd_vv_i32m1(v, v, vl);
+    uint32_t vlenb;
+    __asm volatile("csrr %0, vlenb" : "=r"(vlenb));
+    *vbytes = vlenb;
+    return __riscv_vmv_x_s_i32m1_i32(v);
+#else
+    *vbytes = 0;
+    return x * 2;
+#endif
+}
+
 static int32_t diag_kernel(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t *out, uint32_t out_cap,
                            uint32_t *out_len) {
     (void)ctx;
-    (void)in;
-    (void)n_in;
+    int32_t x = 1;
+    float y = 1.0f;
+    if (n_in >= 4) memcpy(&x, in, 4);
+    if (n_in >= 8) memcpy(&y, in + 4, 4);
     const char *src = odl_counter_source();
     uint32_t n = (uint32_t)strlen(src);
-    if (out_cap < 5 + n) return -1;
+    if (out_cap < 5 + n + 20) return -1;
     memcpy(out, &retained.boots, 4);
     out[4] = (uint8_t)n;
     memcpy(out + 5, src, n);
-    *out_len = 5 + n;
+    uint32_t vbytes = 0;
+    int32_t twice = vector_double(x, &vbytes);
+    volatile float yv = y;
+    float f = yv * 1.5f;
+    volatile _Float16 h = (_Float16)yv;
+    _Float16 hh = h;
+    float g = (float)hh;
+    uint8_t *o = out + 5 + n;
+    memcpy(o, &twice, 4);
+    memcpy(o + 4, &vbytes, 4);
+    memcpy(o + 8, &f, 4);
+    memcpy(o + 12, &hh, 2);
+    o[14] = o[15] = 0;
+    memcpy(o + 16, &g, 4);
+    *out_len = 5 + n + 20;
     return 0;
 }
 

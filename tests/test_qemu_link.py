@@ -50,10 +50,32 @@ def connect(url: str, timeout: float = 3.0, retries: int = 5) -> SerialLink:
     return link
 
 
-def diag(link: SerialLink) -> tuple[int, str]:
-    out = link.run_kernel(DIAG_KERNEL).output
-    boots = struct.unpack_from("<I", out)[0]
-    return boots, out[5:5 + out[4]].decode()
+def diag(link: SerialLink, x: int = 1, y: float = 1.0) -> dict:
+    """RUN_KERNEL 0xFFF0 of firmware/main.c."""
+    out = link.run_kernel(DIAG_KERNEL, struct.pack("<if", x, y)).output
+    n = out[4]
+    twice, vbytes, f, hbits, _, g = struct.unpack_from("<iIfHHf", out, 5 + n)
+    return {"boots": struct.unpack_from("<I", out)[0], "source": out[5:5 + n].decode(), "twice": twice,
+            "vector_bytes": vbytes, "y15": f, "half_bits": hbits, "half_as_float": g}
+
+
+def check_fp16_conversions(link: SerialLink, values) -> None:
+    """(_Float16)y and back on the device against numpy's IEEE conversions (round to nearest even)."""
+    for y in np.asarray(values, dtype=np.float32):
+        d = diag(link, 3, float(y))
+        with np.errstate(over="ignore"):
+            want = np.array([y], dtype=np.float32).astype(np.float16)
+        if np.isnan(want[0]):
+            assert (d["half_bits"] & 0x7C00) == 0x7C00 and (d["half_bits"] & 0x3FF), (y, hex(d["half_bits"]))
+            assert np.isnan(d["half_as_float"])
+            continue
+        assert d["half_bits"] == int(want.view(np.uint16)[0]), (float(y), hex(d["half_bits"]))
+        assert np.float32(d["half_as_float"]).tobytes() == want.astype(np.float32).tobytes(), float(y)
+
+
+FP16_EDGES = [0.0, -0.0, 1.0, -2.5, 65504.0, 65519.0, 65520.0, 1e6, -1e6, 6.1035156e-05, 6.0e-05, 5.9604645e-08,
+              2.9802322e-08, 2.9802326e-08, 8.940697e-08, 1e-10, 2049.0, 2051.0, 1.00048828125, 1.0009765625,
+              float("inf"), float("-inf"), float("nan"), 3.1415927, -1.1754944e-38]
 
 
 def test_boots_and_answers_hello_ping_stats(board):
@@ -73,13 +95,26 @@ def test_boots_and_answers_hello_ping_stats(board):
         s2 = link.stats()
         assert s2["cycles"] > s1["cycles"] > 0
         assert s2["frames_ok"] > s1["frames_ok"] and s2["crc_errors"] == 0
-        boots, source = diag(link)
-        assert boots == 1
+        d = diag(link, -123456, 2.75)
+        assert d["boots"] == 1
         if board.board.arch == "riscv":
-            assert source == "mcycle" and s2["instret"] > s1["instret"] > 0
+            assert d["source"] == "mcycle" and s2["instret"] > s1["instret"] > 0
         else:
             # QEMU 7.2 does not model DWT CYCCNT: the firmware's boot check sees it stand still and uses SysTick.
-            assert source == "systick" and s2["instret"] == 0
+            assert d["source"] == "systick" and s2["instret"] == 0
+
+
+def test_fpu_vector_unit_and_fp16_are_enabled(board):
+    """The startup code switched on the FPU (and MVE / RVV): instructions that would fault otherwise give the right
+    answers, and fp16 conversions are IEEE round-to-nearest-even."""
+    want_vector = {"qemu-cm55": 16, "qemu-rv32": 16}.get(board.board.name, 0)
+    rng = np.random.default_rng(5)
+    with connect(board.url) as link:
+        for x, y in [(1, 1.0), (-123456, 2.75), (2**30 - 1, -1e-3), (0, 65504.0)]:
+            d = diag(link, x, y)
+            assert d["twice"] == np.int32(x) * 2 and d["vector_bytes"] == want_vector
+            assert d["y15"] == np.float32(y) * np.float32(1.5)
+        check_fp16_conversions(link, FP16_EDGES + list(rng.standard_normal(20) * 10.0 ** rng.integers(-8, 5, 20)))
 
 
 def test_tensors_round_trip_bit_exactly(board):
@@ -147,14 +182,13 @@ def test_warm_reset_in_the_middle_of_a_write_keeps_the_old_tensor(board):
         _start_partial_write(link, 4, new, len(new) // 2)
         board.system_reset()  # QEMU's reset button: the CPU reboots, SRAM keeps its contents
         link.hello()
-        boots, _ = diag(link)
-        assert boots == 2, "the board did not reboot"
+        assert diag(link)["boots"] == 2, "the board did not reboot"
         assert link.read_tensor(4) == old
         # the device's own RESET message, also mid-write
         _start_partial_write(link, 4, new, 3 * len(new) // 4)
         link.reset()
         link.hello()
-        assert diag(link)[0] == 3
+        assert diag(link)["boots"] == 3
         assert link.read_tensor(4) == old
         link.write_tensor(4, new)
         assert link.read_tensor(4) == new
@@ -168,7 +202,7 @@ def test_qemu_restart_in_the_middle_of_a_write_never_mixes(board):
     link.close()
     board.restart()  # power cycle: QEMU killed and booted again on the same port; SRAM starts blank
     with connect(board.url) as link:
-        assert diag(link)[0] == 1
+        assert diag(link)["boots"] == 1
         assert link.read_tensor(3) == power_on_pattern(3, TENSOR_SIZES[3])
         link.write_tensor(3, new)
         assert link.read_tensor(3) == new
@@ -208,3 +242,34 @@ def test_cli_run_serves_the_uart_until_interrupted(firmware):
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=20)
     assert code == 0
+
+
+def test_out_of_tree_rv32imac_board_soft_fp16(tmp_path):
+    """A board is a folder, even outside the repo: qemu-rv32 rebuilt as a plain rv32imac core (no F, no Zfh, no V,
+    like the HiFive1's FE310) boots on the same QEMU machine and converts fp16 with the firmware's soft helpers,
+    bit-exactly against numpy."""
+    import shutil
+
+    from toolkit.firmware.boards import BOARDS_DIR, load_board
+
+    dst = tmp_path / "rv32imac-virt"
+    shutil.copytree(BOARDS_DIR / "qemu-rv32", dst)
+    toml = (dst / "board.toml").read_text()
+    toml = toml.replace('name = "qemu-rv32"', 'name = "rv32imac-virt"')
+    toml = toml.replace('"-march=rv32imafc_zicsr_zifencei_zfh_zve32f", "-mabi=ilp32f"',
+                        '"-march=rv32imac_zicsr_zifencei", "-mabi=ilp32"')
+    toml = toml.replace('multilib = "rv32imafc/ilp32f"', 'multilib = "rv32imac/ilp32"')
+    toml = toml.replace('simd_paths = ["RVV"]', "simd_paths = []")
+    (dst / "board.toml").write_text(toml)
+    board = load_board("rv32imac-virt", tmp_path)
+    fw = build_firmware(board, out_dir=tmp_path / "build")
+    assert b"__truncsfhf2" in fw.elf.read_bytes()  # the soft conversions are really linked in and used
+    rng = np.random.default_rng(6)
+    with QemuBoard(board, fw.elf) as q, connect(q.url) as link:
+        assert link.device.board == "rv32imac-virt"
+        d = diag(link, 21, 1.5)
+        assert d["vector_bytes"] == 0 and d["twice"] == 42 and d["y15"] == np.float32(2.25)
+        subnormals = rng.uniform(-7e-5, 7e-5, 60).astype(np.float32)
+        ties = (np.arange(1, 40, dtype=np.float32) + 0.5) * np.float32(2.0 ** -24)  # exact half-way subnormals
+        check_fp16_conversions(link, FP16_EDGES + list(subnormals) + list(ties)
+                               + list(rng.standard_normal(40) * 10.0 ** rng.integers(-6, 5, 40)))
