@@ -63,4 +63,8 @@ odl_status odl_bias_grad_f16(const odl_f16 *dy, int32_t pixels, int32_t out_c, o
 odl_status odl_bias_grad_s32_f32(const float *dy, int32_t pixels, int32_t out_c, const float *w_scale, float x_scale,
                                  const int32_t *channels, int32_t count, float *db_q);
 
+/* int8 clamp (a standalone ReLU / ReLU6 whose input and output share quantization): y = min(max(x, lo), hi).
+ * y may alias x. */
+odl_status odl_clamp_s8(const int8_t *x, int32_t n, int32_t lo, int32_t hi, int8_t *y);
+
 #endif /* ODL_TRAIN_STEP_H */
