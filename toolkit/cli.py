@@ -24,6 +24,8 @@ COMMANDS = [
     "toolkit.commands.ping",
     "toolkit.commands.flash",
     "toolkit.commands.inspect",
+    "toolkit.commands.plan",
+    "toolkit.commands.emulate",
 ]
 
 
