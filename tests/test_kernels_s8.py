@@ -227,25 +227,31 @@ def _matmul(lib, ffi, fn, a, b, bias, off, mult, shift, out_zp, lo, hi):
 
 @pytest.mark.parametrize("single", [False, True])
 @pytest.mark.parametrize("variant", HOST_VARIANTS)
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(m=st.integers(1, 13), n=st.integers(1, 11), k=st.integers(1, 300), seed=st.integers(0, 2**32 - 1),
-       extreme=st.booleans(), wide=st.booleans(), per_tensor=st.booleans())
-def test_matmul_s8_host_equals_reference(variant, single, m, n, k, seed, extreme, wide, per_tensor):
+       operands=st.sampled_from(["random", "extreme", "small"]), wide=st.booleans(), per_tensor=st.booleans())
+def test_matmul_s8_host_equals_reference(variant, single, m, n, k, seed, operands, wide, per_tensor):
     """Tails of every block size, K across vector widths; extreme operands (+-255 * -128) stress exactness; `wide`
-    draws multipliers over [2^30, 2^31) and shifts over [-31, 2] (the vector requantization's whole range)."""
+    draws multipliers over [2^30, 2^31) and shifts scaled to the accumulators (the vector requantization's range);
+    small operands make small right shifts, where exact halves (rounding ties) are frequent."""
     ffi, lib = get_lib(single_rounding=single)
     rng = _rng(seed)
-    if extreme:
+    bias = rng.integers(-2**20, 2**20, n).astype(np.int32) if seed % 3 else None
+    if operands == "extreme":
         a = rng.choice(np.array([-128, 127], np.int8), (m, k))
         b = rng.choice(np.array([-128, 127, -127], np.int8), (n, k))
         off = int(rng.choice([-127, 128]))
+    elif operands == "small":
+        a, b, off = _s8(rng, (m, k), -6, 6), _s8(rng, (n, k), -6, 6), int(rng.integers(-3, 4))
+        bias = None if bias is None else (bias % 64 - 32).astype(np.int32)
     else:
         a, b, off = _s8(rng, (m, k)), _s8(rng, (n, k)), int(rng.integers(-127, 129))
-    bias = rng.integers(-2**20, 2**20, n).astype(np.int32) if seed % 3 else None
     nq = 1 if per_tensor else n
-    if wide:
+    if wide:  # shifts scaled to the accumulators so results land inside int8 and every rounding case occurs
+        acc = (a.astype(np.int64) + off) @ b.astype(np.int64).T + (0 if bias is None else bias.astype(np.int64))
+        top = int(np.abs(acc).max()).bit_length()
         mult = rng.integers(2**30, 2**31, nq).astype(np.int32)
-        shift = rng.integers(-31, 3, nq).astype(np.int32)
+        shift = np.clip(7 - top + rng.integers(-2, 3, nq), -31, 2).astype(np.int32)
     else:
         mult, shift = P.conv_requant_params(0.02, _scales(rng, nq), 8.0, single_rounding=single)
     want = R.fully_connected(a, b, bias, off, 5, mult, shift, single_rounding=single)
