@@ -3,13 +3,19 @@
  * Two variants behind one table entry, chosen once at run time (odl_matmul_s8_host_variant() overrides it):
  *  1 "vector": portable GCC/clang vector extensions. 4 rows x 2 columns of int32 accumulators, 32 taps per step:
  *     int8 -> int16 lanes by shifts (even and odd taps), the input offset added once per A vector, exact int16
- *     products (|(a + off) * b| < 2^15), widened pairwise into int32 lanes by shifts.
+ *     products (|(a + off) * b| < 2^15), widened pairwise into int32 lanes by shifts. A 4x2 block's 8 lane sums
+ *     come out of one shuffle-add tree and are requantized as one 8-lane vector (MultiplyByQuantizedMultiplier in
+ *     int64 lanes, bit-exact). K tails read past the row inside the buffers, with B's extra lanes masked to zero.
  *     target_clones builds an AVX2 copy next to the baseline one on x86-64.
  *  2 "avx512vnni": x86-64 AVX-512 VNNI. 4 x 4 blocks, 64 taps per VPDPBUSD (u8 x s8 -> s32, exact, no
  *     saturation). A is made unsigned by flipping its sign bit (a + 128), so
  *        sum_k (a + off) * b = sum_k (a + 128) * b + (off - 128) * sum_k b,
  *     with the column sums of B computed once per column block. All sums are exact in int32 (and equal modulo 2^32
- *     to the reference's accumulator in any case), then requantized exactly like the reference.
+ *     to the reference's accumulator in any case); each row of a block is reduced transposed into 4 lanes and
+ *     requantized as a 4-lane vector, exactly like the reference.
+ * Measured on the 2-core AMD EPYC (Zen 4) dev machine, matmul only, GMAC/s (reference / vector / vnni):
+ *   M,N,K = 196,96,96: 3.0 / 12 / 43;  256,64,288: 3.4 / 18 / 88;  196,128,1152: 3.5 / 23 / 147;
+ *   1024,32,72: 2.8 / 8.8 / 33;  784,24,16: 2.0 / 3.1 / 8.8.
  */
 #include "internal/odl_math.h"
 #include "odl/kernels_s8.h"
