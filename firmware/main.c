@@ -97,8 +97,9 @@ static uint64_t instret_cb(void *ctx) {
  * Output: u32 boots since power-on (grows on every warm reset), u8 n + the counter source ("dwt", "systick",
  * "mcycle"), i32 2x computed on the vector unit (MVE or RVV; scalar where the core has none), u32 vector register
  * bytes (16 for MVE and VLEN 128; 0 without), f32 y * 1.5 (FPU, or soft-float), u16 bits of (_Float16)y, u16 0,
- * f32 (float)(_Float16)y (Zfh / Arm fp16 conversions, or the soft helpers). An FPU or vector unit left disabled by
- * the startup code faults here, and the board resets. */
+ * f32 (float)(_Float16)y (Zfh / Arm fp16 conversions, or the soft helpers), u16 bits of 2 * (_Float16)y computed
+ * in fp16 lanes of the vector unit (RVV Zvfh, MVE-FP) or by scalar code, u16 1 if a vector unit did it. An FPU or
+ * vector unit left disabled by the startup code faults here, and the board resets. */
 #define ODL_FW_KERNEL_DIAG 0xFFF0u
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
@@ -126,6 +127,25 @@ static int32_t vector_double(int32_t x, uint32_t *vbytes) {
 #endif
 }
 
+static _Float16 vector_f16_double(_Float16 h, uint16_t *on_vector) {
+#if defined(__riscv_zvfh)
+    size_t vl = __riscv_vsetvl_e16m1(8);
+    vfloat16m1_t v = __riscv_vfmv_v_f_f16m1(h, vl);
+    v = __riscv_vfadd_vv_f16m1(v, v, vl);
+    *on_vector = 1;
+    return __riscv_vfmv_f_s_f16m1_f16(v);
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+    float16x8_t v = vdupq_n_f16(h);
+    v = vaddq_f16(v, v);
+    *on_vector = 1;
+    return vgetq_lane_f16(v, 7);
+#else
+    volatile _Float16 a = h;
+    *on_vector = 0;
+    return (_Float16)(a + a);
+#endif
+}
+
 static int32_t diag_kernel(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t *out, uint32_t out_cap,
                            uint32_t *out_len) {
     (void)ctx;
@@ -135,7 +155,7 @@ static int32_t diag_kernel(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t 
     if (n_in >= 8) memcpy(&y, in + 4, 4);
     const char *src = odl_counter_source();
     uint32_t n = (uint32_t)strlen(src);
-    if (out_cap < 5 + n + 20) return -1;
+    if (out_cap < 5 + n + 24) return -1;
     memcpy(out, &retained.boots, 4);
     out[4] = (uint8_t)n;
     memcpy(out + 5, src, n);
@@ -153,7 +173,11 @@ static int32_t diag_kernel(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t 
     memcpy(o + 12, &hh, 2);
     o[14] = o[15] = 0;
     memcpy(o + 16, &g, 4);
-    *out_len = 5 + n + 20;
+    uint16_t on_vector = 0;
+    _Float16 d2 = vector_f16_double(hh, &on_vector);
+    memcpy(o + 20, &d2, 2);
+    memcpy(o + 22, &on_vector, 2);
+    *out_len = 5 + n + 24;
     return 0;
 }
 

@@ -177,9 +177,10 @@ def _build_locked(board: Board, build_dir: Path, defines: tuple[str, ...], simd:
         f"-DODL_BOARD_CONFIG={cfg}",
         f"-DODL_SIMD_PATHS={';'.join(simd_paths)}",
     ]
-    # Reconfigure from scratch when the command or the toolchain file changed (cached flags would stay stale).
+    # Reconfigure from scratch when the command, the toolchain file or the board changed (cached flags would stay
+    # stale).
     stamp = build_dir / ".odl-configure"
-    stamp_text = repr(configure) + hashlib.sha256(board.toolchain_file.read_bytes()).hexdigest()
+    stamp_text = repr(configure) + hashlib.sha256(board.toolchain_file.read_bytes() + text.encode()).hexdigest()
     if reconfigure or not (build_dir / "build.ninja").exists() or not stamp.exists() or \
             stamp.read_text() != stamp_text:
         (build_dir / "CMakeCache.txt").unlink(missing_ok=True)
