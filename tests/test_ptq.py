@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 
 from toolkit.errors import DTypeError, OdlError, ShapeError
@@ -292,9 +294,12 @@ def c_kernel_node(gq, n, ins, single_rounding):
                          out_scale=qo.scale[0], out_zp=zo, act_min=lo, act_max=hi, single_rounding=single_rounding)
     if n.op in ("max_pool2d", "avg_pool2d"):
         fn = k8.max_pool_s8 if n.op == "max_pool2d" else k8.avg_pool_s8
-        pad = tflite_padding(n, ins[0].shape)
-        assert pad is not None
-        return fn(ins[0], pool=a["kernel"], stride=a["stride"], padding=pad, single_rounding=single_rounding)
+        x, pad = ins[0], tflite_padding(n, ins[0].shape)
+        if pad is None:  # max pool only: -128 never wins a max, so explicit padding equals ignoring the taps
+            assert n.op == "max_pool2d"
+            pt, pb, pl, pr = a["pad"]
+            x, pad = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=-128), "VALID"
+        return fn(x, pool=a["kernel"], stride=a["stride"], padding=pad, single_rounding=single_rounding)
     if n.op == "global_avg_pool":
         return k8.mean_s8(ins[0], in_scale=qi.scale[0], in_zp=zi, out_scale=qo.scale[0], out_zp=zo,
                           single_rounding=single_rounding)
@@ -320,6 +325,28 @@ def test_run_int8_equals_c_kernels_node_by_node(digits, trained, single_rounding
                 seen.add("conv2d explicit pad")
     assert seen >= {"conv2d", "conv2d explicit pad", "depthwise_conv2d", "fully_connected", "add", "max_pool2d",
                     "avg_pool2d", "global_avg_pool", "reshape"}
+
+
+@settings(max_examples=20, deadline=None)
+@given(cin=st.integers(1, 3), cout=st.integers(1, 6), k=st.integers(1, 3), stride=st.integers(1, 2),
+       pad=st.integers(0, 1), h=st.integers(4, 9), depthwise=st.booleans(), act=st.sampled_from(["", "relu", "relu6"]),
+       pool=st.sampled_from([None, (2, 2, 0), (3, 2, 1), (3, 1, 1)]), seed=st.integers(0, 2**16))
+def test_random_conv_pool_int8_equals_c_kernels(cin, cout, k, stride, pad, h, depthwise, act, pool, seed):
+    """Random geometry, including explicit pads that are neither SAME nor VALID (conv and max pool)."""
+    torch.manual_seed(seed)
+    cout = cin * (1 + cout % 2) if depthwise else cout
+    layers = [nn.Conv2d(cin, cout, k, stride=stride, padding=pad, groups=cin if depthwise else 1)]
+    layers += {"": [], "relu": [nn.ReLU()], "relu6": [nn.ReLU6()]}[act]
+    oh = (h + 2 * pad - k) // stride + 1
+    if pool is not None and oh + 2 * pool[2] >= pool[0]:
+        layers.append(nn.MaxPool2d(pool[0], stride=pool[1], padding=pool[2]))
+    g = from_torch(nn.Sequential(*layers), (1, cin, h, h))
+    calib = np.random.default_rng(seed).standard_normal((16, cin, h, h)).astype(np.float32)
+    gq = quantize(g, calib)
+    env = run_int8(gq, quantize_input(gq, calib[:3]))
+    for n in gq.nodes:
+        got = c_kernel_node(gq, n, [env[i] for i in n.inputs], False)
+        np.testing.assert_array_equal(env[n.outputs[0]], got, err_msg=f"node {n.name} ({n.op})")
 
 
 # ---- TFLite Micro on the whole graph -------------------------------------------------------------------------------

@@ -160,8 +160,6 @@ class _Converter:
 
     # ---- the walk -------------------------------------------------------------------------------------------
     def run(self) -> Graph:
-        import torch  # noqa: F401
-
         sig = self.ep.graph_signature
         state = self.ep.state_dict
         consts = getattr(self.ep, "constants", {}) or {}
@@ -308,8 +306,7 @@ class _Converter:
         else:
             self.fail(fx, f"unsupported op Conv2d with groups={groups} (only groups=1 or depthwise groups="
                           f"in_channels={cin} are supported)")
-        # weights stay in torch layout until the conv is final (a BatchNorm may still fold into it)
-        self._pending_conv = None
+        # the node keeps its torch-layout weights until the walk ends (a BatchNorm may still fold into it)
         shape = self.out_shape(fx)
         act = self.emit(fx, op, [], shape, self.nhwc(shape), attrs)
         node = self.nodes[-1]
@@ -618,13 +615,15 @@ def from_torch(module, input_shape=(1, 1, 8, 8), name: str | None = None) -> Gra
     shape = tuple(int(s) for s in input_shape)
     if len(shape) not in (2, 4) or shape[0] != 1:
         raise OdlError(f"input_shape must be (1, C, H, W) or (1, K) (batch 1), got {shape}")
-    module = module.eval()
+    was_training = module.training
     example = torch.zeros(shape, dtype=torch.float32)
     try:
-        exported = torch.export.export(module, (example,))
+        exported = torch.export.export(module.eval(), (example,))
     except Exception as e:  # torch raises many kinds; report them as one clear error
         raise OdlError(f"torch.export could not export {type(module).__name__} with input {shape}: "
                        f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+    finally:
+        module.train(was_training)
     return from_exported(exported, name or type(module).__name__)
 
 
