@@ -105,7 +105,7 @@ class UpdateSpec:
     def parse(text_or_path: str | Path, **optimizer) -> "UpdateSpec":
         """A shorthand (full, last-layer, biases:K, last:K) or a path to a TOML file."""
         s = str(text_or_path).strip()
-        if isinstance(text_or_path, Path) or s.endswith(".toml") or "\n" in s:
+        if isinstance(text_or_path, Path) or s.endswith(".toml") or "\n" in s or s.startswith("[") or "=" in s:
             return UpdateSpec.from_toml(text_or_path)
         return UpdateSpec.shorthand_spec(s, **optimizer)
 
