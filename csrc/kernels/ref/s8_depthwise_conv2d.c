@@ -1,4 +1,5 @@
 /* odl_depthwise_conv2d_s8_forward: TFLite int8 DepthwiseConvPerChannel (direct loops, depth multiplier >= 1). */
+#include "odl/layer_paths.h"
 #include "s8_internal.h"
 
 odl_status odl_depthwise_conv2d_s8_forward(const int8_t *input, const odl_dims *in_dims, const int8_t *filter,
@@ -9,6 +10,13 @@ odl_status odl_depthwise_conv2d_s8_forward(const int8_t *input, const odl_dims *
         depth_multiplier <= 0 || !p || !odl_s8_requant_ok(q) || !odl_s8_output_ok(o))
         return ODL_ERR_ARG;
     if (p->input_offset < -127 || p->input_offset > 128) return ODL_ERR_ARG;
+    {
+        /* A SIMD path may replace the whole loop (odl/layer_paths.h); its arguments are checked above. */
+        const odl_layer_path *lp = odl_layer_path_active();
+        if (lp->depthwise_conv2d_s8_forward)
+            return lp->depthwise_conv2d_s8_forward(input, in_dims, filter, kernel_h, kernel_w, depth_multiplier, bias,
+                                                   p, q, o, out_dims, output);
+    }
     odl_window win;
     odl_status st = odl_s8_window(in_dims, kernel_h, kernel_w, p, &win);
     if (st != ODL_OK) return st;
