@@ -240,6 +240,7 @@ def test_cli_run_serves_the_uart_until_interrupted(firmware):
         line = proc.stdout.readline()
         assert "socket://127.0.0.1:" in line, line + proc.stderr.read()
         url = line.split("at ")[-1].strip()
+        assert proc.stdout.readline().startswith("HELLO from qemu-cm4")
         assert main(["ping", "--port", url, "--count", "1"]) == 0
         with connect(url) as link:  # a second client after the first disconnected
             assert link.device.board == "qemu-cm4"

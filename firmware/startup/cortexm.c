@@ -77,7 +77,9 @@ void SysTick_Handler(void) { systick_high += 1u << 24; }
 
 void odl_counters_init(void) {
     ODL_REG32(DEMCR) |= 1u << 24; /* TRCENA */
-    ODL_REG32(DWT_LAR) = 0xC5ACCE55u; /* unlock (Cortex-M7) */
+#if defined(__ARM_ARCH_7EM__)
+    ODL_REG32(DWT_LAR) = 0xC5ACCE55u; /* software lock of the Cortex-M7 DWT (write-ignored on the M4) */
+#endif
     ODL_REG32(DWT_CYCCNT) = 0;
     ODL_REG32(DWT_CTRL) |= 1u;    /* CYCCNTENA */
     uint32_t a = ODL_REG32(DWT_CYCCNT);
@@ -105,8 +107,8 @@ uint64_t odl_cycles(void) {
         hi = systick_high;
         val = ODL_REG32(SYST_CVR);
     } while (hi != systick_high);
-    /* A wrap between the reads of systick_high and CVR is caught by the loop only once the interrupt ran; if the
-     * counter reloaded but the interrupt is still pending, COUNTFLAG tells. */
+    /* Interrupts are never masked in this firmware, so a wrap between the two reads has run its handler by the
+     * time systick_high is read again, and the loop retries. */
     return hi + (0x00FFFFFFu - val);
 }
 
