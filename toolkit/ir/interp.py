@@ -61,7 +61,7 @@ def _act_float(y, activation):
     raise OdlError(f"unknown activation {activation!r}")
 
 
-def _float_node(n: Node, ins: list[np.ndarray], ct) -> np.ndarray:
+def _float_node(n: Node, ins: list[np.ndarray]) -> np.ndarray:
     a = n.attrs
     if n.op == "conv2d":
         x, w, b = ins[0], ins[1], ins[2] if len(ins) > 2 else None
@@ -137,7 +137,7 @@ def run_float(graph: Graph, x, dtype: str = "float32") -> dict[str, np.ndarray]:
         env[t.name] = t.data.astype(store)
     for n in graph.nodes:
         ins = [env[i].astype(ct, copy=False) for i in n.inputs]
-        y = _float_node(n, ins, ct)
+        y = _float_node(n, ins)
         env[n.outputs[0]] = np.asarray(y).astype(store)
     return env
 

@@ -100,10 +100,14 @@ def input_to_nhwc(graph: Graph, x) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
-def calibrate(graph: Graph, calib, batch: int = 64) -> dict[str, tuple[float, float]]:
-    """Float32 (min, max) of the input and every activation over the calibration samples."""
+def calibrate(graph: Graph, calib, batch: int | None = None) -> dict[str, tuple[float, float]]:
+    """Float32 (min, max) of the input and every activation over the calibration samples (run in batches of
+    ``batch`` samples; by default as many as keep every activation of a batch within ~256 MB, at most 64)."""
     from toolkit.ir.interp import run_float
 
+    if batch is None:
+        per_sample = sum(t.size * 4 for t in graph.tensors.values() if t.kind != "param")
+        batch = int(max(1, min(64, (256 << 20) // max(1, per_sample))))
     x = input_to_nhwc(graph, calib)
     if x.dtype.kind != "f":
         raise DTypeError(f"calib: expected float samples, got {x.dtype}")
