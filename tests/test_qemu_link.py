@@ -281,3 +281,21 @@ def test_out_of_tree_rv32imac_board_soft_fp16(tmp_path):
         ties = (np.arange(1, 40, dtype=np.float32) + 0.5) * np.float32(2.0 ** -24)  # exact half-way subnormals
         check_fp16_conversions(link, FP16_EDGES + list(subnormals) + list(ties)
                                + list(rng.standard_normal(40) * 10.0 ** rng.integers(-6, 5, 40)))
+
+
+def test_wrong_version_and_garbage_leave_the_device_healthy(board):
+    import socket
+
+    from toolkit.link import VersionMismatch
+
+    with pytest.raises(VersionMismatch):
+        with SerialLink(board.url, timeout=1.0, retries=2, protocol_version=2) as link:
+            link.hello()
+    rng = np.random.default_rng(9)
+    with socket.create_connection(("127.0.0.1", board.port), timeout=5) as s:  # raw bytes: noise, zeros, long junk
+        s.sendall(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes() + bytes(10) + b"\x01" * 5000 + b"\x00")
+    with connect(board.url) as link:
+        link.ping(b"still alive")
+        stats = link.stats()
+        assert stats["version_errors"] >= 1 and stats["cobs_errors"] + stats["crc_errors"] + stats["oversized"] > 0
+        assert link.read_tensor(5) == FLASH_CONSTANT
