@@ -232,7 +232,7 @@ class _Converter:
             qual = qual if isinstance(qual, str) else f"{qual.__module__}.{qual.__qualname__}"
             cls = qual.rsplit(".", 1)[-1]
             what = f"{cls} ({t})" if qual.startswith("torch.nn.") and cls not in _LEAF_MODULES else str(t)
-            if op.startswith("_native_batch_norm_legit") or (op == "batch_norm" and "training" in tname):
+            if op.startswith("_native_batch_norm_legit"):  # the training-mode variant
                 what = "BatchNorm2d in training mode (call model.eval() first)"
             self.fail(fx, f"unsupported op {what}")
         handler(fx)
