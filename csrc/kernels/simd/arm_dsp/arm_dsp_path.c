@@ -1,0 +1,18 @@
+/* ARM DSP path (Cortex-M4/M7/M33: SMLAD dual 16-bit MACs, single-precision FPU). Entries left NULL fall back to
+ * the reference. Each kernel lives in its own file in this folder; this file only fills the tables. */
+#ifdef ODL_WITH_ARM_DSP
+#include "odl/layer_paths.h"
+#include "odl/matmul.h"
+
+odl_status odl_matmul_s8_dsp(const int8_t *, const int8_t *, const int32_t *, int32_t, int32_t, int32_t, int32_t,
+                             const odl_requant *, const odl_output_s8 *, int8_t *); /* matmul_s8_dsp.c */
+
+const odl_matmul_path odl_path_arm_dsp = {
+    "arm_dsp",
+    odl_matmul_s8_dsp, /* matmul_s8 */
+    0,                 /* matmul_f32 */
+    0,                 /* matmul_f16: no fp16 arithmetic on these cores; the reference converts */
+};
+
+const odl_layer_path odl_layers_arm_dsp = {"arm_dsp", 0, 0, 0, 0};
+#endif

@@ -1,0 +1,379 @@
+/* ARM DSP path of odl_matmul_s8 (NT layout, Cortex-M4/M7/M33), bit-exact with odl_matmul_s8_ref.
+ *
+ * Dual 16-bit MACs (SMLAD) on operands sign-extended by SXTB16, as CMSIS-NN does, with these choices:
+ *  - A rows (im2col rows) are widened to int16 once per block of up to 8 rows into a stack buffer, interleaved so one
+ *    pointer and LDRD reach every row. B rows (weights) are widened on the fly: SXTB16 gives taps (0,2), SXTB16
+ *    ROR #8 taps (1,3); the A buffer stores each group of 4 taps in that order.
+ *  - The input offset is folded into the accumulator's start value: sum (a + off) b = sum a b + off * sum b, with the
+ *    weight-row sums computed once per call (exact modulo 2^32, like the reference's int32 accumulator).
+ *  - Main block: 8 rows x 1 column in 14 registers (inline assembly: the compiler spills this block), per 4 taps
+ *    LDR + 2 SXTB16 + 8 LDRD + 16 SMLAD = 27 instructions for 32 MACs, 4 groups per loop iteration. Row tails use
+ *    4-, 2- and 1-row x 2-column blocks in C (ACLE intrinsics); the K tail (k % 4) is a zero-padded last group (A
+ *    padded in the buffer; B bytes read one by one, never past its end).
+ *  - Requantization stays exact but cheap: when the accumulator is provably small (checked once per call from K,
+ *    the input offset and the largest |bias|: |acc << left_shift| < 2^29, e <= 21), SaturatingRoundingDoublingHighMul
+ *    (x, m) equals SMMULR(2x, m), and RoundingDivideByPOT plus the output offset fold into one add and one shift:
+ *        (r + ((r >> 31) & adj) + round + (offset << e)) >> e,  round = 2^(e-1), adj = -1 for e >= 1 (0, 0 for e = 0)
+ *    then SSAT #8 and the activation clamp. Any case outside those bounds (huge bias or offset, e > 21, single
+ *    rounding builds) requantizes with odl_requant_s8 itself.
+ */
+#include "internal/odl_math.h"
+#include "odl/matmul.h"
+
+#ifdef ODL_WITH_ARM_DSP
+
+#include <arm_acle.h>
+#include <string.h>
+
+/* int16 taps in the A stack buffer (3 KB): 8 rows up to K = 192, 4 rows up to 384, 2 up to 768, 1 up to 1536.
+ * Larger K falls back to the reference. */
+#define ODL_DSP_ABUF 1536
+/* Output channels whose start values and requantization constants are precomputed at a time (stack). */
+#define ODL_DSP_NCHUNK 32
+
+typedef struct {
+    int32_t init; /* bias + a_offset * sum_k b[j, k] */
+    int32_t ls1;  /* left shift + 1 (SMMULR on 2x) */
+    int32_t mult; /* Q0.31 multiplier */
+    int32_t adj;  /* -1 when e >= 1: rounds half away from zero */
+    int32_t c;    /* 2^(e-1) + (output_offset << e) */
+    int32_t e;    /* right shift */
+} odl_dsp_col;
+
+static inline uint32_t odl_ld32(const int8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Taps 1 and 3 of a word, sign-extended to two int16 lanes (no ACLE intrinsic takes the rotation). */
+static inline uint32_t odl_sxtb16_ror8(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/* (a * b + 2^31) >> 32, the rounded high word of the 64-bit product. */
+static inline int32_t odl_smmulr(int32_t a, int32_t b) {
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* Up to 3 trailing bytes of a row as a word (zeros above), reading nothing past p + n. */
+static inline uint32_t odl_ld_tail(const int8_t *p, int32_t n) {
+    uint32_t v = (uint8_t)p[0];
+    if (n > 1) v |= (uint32_t)(uint8_t)p[1] << 8;
+    if (n > 2) v |= (uint32_t)(uint8_t)p[2] << 16;
+    return v;
+}
+
+/* Widen rows a[0..rows) (row stride k) into buf: group g of row r at words buf[(g * rows + r) * 2 + {0,1}] =
+ * taps (0,2) and (1,3). The tail group is zero-padded. */
+static void odl_dsp_widen_rows(const int8_t *a, int32_t k, int32_t rows, int32_t a_offset, uint32_t *dst) {
+    const int32_t full = k >> 2, tail = k & 3;
+    if (a_offset) {
+        /* Only for single rows: taps a + a_offset; the zero padding of the tail stays 0. */
+        const uint32_t off2 = ((uint32_t)a_offset & 0xFFFFu) * 0x10001u;
+        for (int32_t g = 0; g < full; ++g, dst += 2) {
+            const uint32_t w = odl_ld32(a + 4 * g);
+            dst[0] = __sadd16(__sxtb16(w), off2);
+            dst[1] = __sadd16(odl_sxtb16_ror8(w), off2);
+        }
+        if (tail) {
+            const uint32_t w = odl_ld_tail(a + 4 * full, tail);
+            dst[0] = __sadd16(__sxtb16(w), off2) & (tail > 2 ? 0xFFFFFFFFu : 0xFFFFu);
+            dst[1] = tail > 1 ? __sadd16(odl_sxtb16_ror8(w), off2) & 0xFFFFu : 0;
+        }
+        return;
+    }
+    for (int32_t g = 0; g < full; ++g) {
+        const int8_t *p = a + 4 * g;
+        for (int32_t r = 0; r < rows; ++r, p += k) {
+            const uint32_t w = odl_ld32(p);
+            dst[0] = __sxtb16(w);
+            dst[1] = odl_sxtb16_ror8(w);
+            dst += 2;
+        }
+    }
+    if (tail)
+        for (int32_t r = 0; r < rows; ++r) {
+            const uint32_t w = odl_ld_tail(a + (size_t)r * k + 4 * full, tail);
+            dst[0] = __sxtb16(w);
+            dst[1] = odl_sxtb16_ror8(w);
+            dst += 2;
+        }
+}
+
+/* Sum of the taps of one weight row, exactly (two int16-lane accumulators cannot overflow for k <= 1536). */
+static int32_t odl_dsp_row_sum(const int8_t *b, int32_t k) {
+    uint32_t s = 0;
+    int32_t p = 0;
+    for (; p + 4 <= k; p += 4) {
+        const uint32_t w = odl_ld32(b + p);
+        s = __sxtab16(s, w);
+        s = __sxtab16(s, w >> 8);
+    }
+    int32_t sum = (int16_t)(s & 0xFFFFu) + (int16_t)(s >> 16);
+    for (; p < k; ++p) sum += b[p];
+    return sum;
+}
+
+/* Exact requantization of one accumulator under the per-call bounds (see the file comment), saturated to int8. */
+static inline int32_t odl_dsp_rq_fast(int32_t acc, const odl_dsp_col *p) {
+    int32_t r = odl_smmulr((int32_t)((uint32_t)acc << p->ls1), p->mult);
+    r += (r >> 31) & p->adj;
+    return __ssat((r + p->c) >> p->e, 8);
+}
+
+static inline int8_t odl_dsp_out(int32_t acc, int fast, const odl_dsp_col *p, int32_t j, const odl_requant *q,
+                                 const odl_output_s8 *o) {
+    if (fast) {
+        const int32_t v = odl_dsp_rq_fast(acc, p);
+        return (int8_t)ODL_CLAMP(v, o->act_min, o->act_max);
+    }
+    return odl_requant_s8(acc, q, j, o);
+}
+
+/* 8 rows x 1 column over `groups` (> 0) full groups of 4 taps; pa: 8-row interleaved buffer, pb: the weight row.
+ * Inline assembly because the block needs all 14 allocatable registers (8 accumulators, 2 B lanes, 2 A words, 2
+ * pointers); the loop bound lives in memory. */
+#define ODL_DSP_ROW(R, OFF)                                                                                        \
+    "ldrd %[x], %[y], [%[pa], #" #OFF "]\n\t"                                                                     \
+    "smlad %[c" #R "], %[x], %[e], %[c" #R "]\n\t"                                                                \
+    "smlad %[c" #R "], %[y], %[w], %[c" #R "]\n\t"
+#define ODL_DSP_GROUP(B)                                                                                           \
+    "ldr %[w], [%[pb]], #4\n\t"                                                                                   \
+    "sxtb16 %[e], %[w]\n\t"                                                                                       \
+    "sxtb16 %[w], %[w], ror #8\n\t" ODL_DSP_ROW(0, B) ODL_DSP_ROW(1, B + 8) ODL_DSP_ROW(2, B + 16)                  \
+        ODL_DSP_ROW(3, B + 24) ODL_DSP_ROW(4, B + 32) ODL_DSP_ROW(5, B + 40) ODL_DSP_ROW(6, B + 48)                 \
+            ODL_DSP_ROW(7, B + 56)
+
+static inline __attribute__((always_inline)) const uint32_t *odl_dsp_dot8x1(const uint32_t *pa, const int8_t *pb,
+                                                                            int32_t groups, int32_t acc[8]) {
+    int32_t c0 = acc[0], c1 = acc[1], c2 = acc[2], c3 = acc[3], c4 = acc[4], c5 = acc[5], c6 = acc[6], c7 = acc[7];
+    uint32_t x, y, e, w;
+    const uint32_t *end4 = pa + (size_t)(groups & ~3) * 16;
+    const uint32_t *end = pa + (size_t)groups * 16;
+    if (groups >= 4) {
+        __asm__ volatile("1:\n\t" ODL_DSP_GROUP(0) ODL_DSP_GROUP(64) ODL_DSP_GROUP(128) ODL_DSP_GROUP(192)
+                         "adds %[pa], %[pa], #256\n\t"
+                         "ldr %[x], %[end]\n\t"
+                         "cmp %[pa], %[x]\n\t"
+                         "bne 1b\n\t"
+                         : [pa] "+r"(pa), [pb] "+r"(pb), [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2),
+                           [c3] "+r"(c3), [c4] "+r"(c4), [c5] "+r"(c5), [c6] "+r"(c6), [c7] "+r"(c7), [x] "=&r"(x),
+                           [y] "=&r"(y), [e] "=&r"(e), [w] "=&r"(w)
+                         : [end] "m"(end4)
+                         : "cc", "memory");
+    }
+    while (pa != end) {
+        __asm__ volatile(ODL_DSP_GROUP(0) "adds %[pa], %[pa], #64\n\t"
+                         : [pa] "+r"(pa), [pb] "+r"(pb), [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2),
+                           [c3] "+r"(c3), [c4] "+r"(c4), [c5] "+r"(c5), [c6] "+r"(c6), [c7] "+r"(c7), [x] "=&r"(x),
+                           [y] "=&r"(y), [e] "=&r"(e), [w] "=&r"(w)
+                         :
+                         : "cc", "memory");
+    }
+    acc[0] = c0, acc[1] = c1, acc[2] = c2, acc[3] = c3, acc[4] = c4, acc[5] = c5, acc[6] = c6, acc[7] = c7;
+    return pa;
+}
+
+/* 8 rows (widened in buf) x columns [j0, j1). */
+static void odl_dsp_rows8(const uint32_t *buf, const int8_t *b, int32_t j0, int32_t j1, int32_t k, int32_t n,
+                          int8_t *out, int fast, const odl_dsp_col *cols, const odl_requant *q,
+                          const odl_output_s8 *o) {
+    const int32_t full = k >> 2, tail = k & 3;
+    const int32_t lo = o->act_min, hi = o->act_max, clamp = lo > -128 || hi < 127;
+    for (int32_t j = j0; j < j1; ++j) {
+        const odl_dsp_col *p = &cols[j - j0];
+        const int8_t *pb = b + (size_t)j * k;
+        int32_t acc[8];
+        for (int32_t r = 0; r < 8; ++r) acc[r] = p->init;
+        const uint32_t *pa = buf;
+        if (full) pa = odl_dsp_dot8x1(pa, pb, full, acc);
+        if (tail) {
+            const uint32_t w = odl_ld_tail(pb + 4 * full, tail);
+            const uint32_t e = __sxtb16(w), o13 = odl_sxtb16_ror8(w);
+            for (int32_t r = 0; r < 8; ++r) acc[r] = __smlad(pa[2 * r + 1], o13, __smlad(pa[2 * r], e, acc[r]));
+        }
+        int8_t *dst = out + j;
+        if (fast) {
+            /* Constants in registers once per column; for e >= 1 the half-away-from-zero term is r >> 31. */
+            const int32_t ls1 = p->ls1, mult = p->mult, c = p->c, e = p->e;
+            int32_t v[8];
+            if (e) {
+#pragma GCC unroll 8
+                for (int32_t r = 0; r < 8; ++r) {
+                    const int32_t t = odl_smmulr((int32_t)((uint32_t)acc[r] << ls1), mult);
+                    v[r] = __ssat((t + (t >> 31) + c) >> e, 8);
+                }
+            } else {
+#pragma GCC unroll 8
+                for (int32_t r = 0; r < 8; ++r)
+                    v[r] = __ssat(odl_smmulr((int32_t)((uint32_t)acc[r] << ls1), mult) + c, 8);
+            }
+            if (clamp) {
+#pragma GCC unroll 8
+                for (int32_t r = 0; r < 8; ++r) {
+                    const int32_t t = v[r] < lo ? lo : v[r];
+                    v[r] = t > hi ? hi : t;
+                }
+            }
+#pragma GCC unroll 8
+            for (int32_t r = 0; r < 8; ++r) dst[(size_t)r * n] = (int8_t)v[r];
+        } else {
+            for (int32_t r = 0; r < 8; ++r) dst[(size_t)r * n] = odl_requant_s8(acc[r], q, j, o);
+        }
+    }
+}
+
+/* 1 row x 4 columns over `groups` (> 0) full groups; pa: the widened row, pb[4]: the weight rows (advanced).
+ * Per group LDRD + 4 x (LDR + 2 SXTB16 + 2 SMLAD) = 21 instructions for 16 MACs. */
+#define ODL_DSP_COL(C)                                                                                             \
+    "ldr %[w], [%[p" #C "]], #4\n\t"                                                                              \
+    "sxtb16 %[e], %[w]\n\t"                                                                                       \
+    "sxtb16 %[w], %[w], ror #8\n\t"                                                                               \
+    "smlad %[c" #C "], %[x], %[e], %[c" #C "]\n\t"                                                                \
+    "smlad %[c" #C "], %[y], %[w], %[c" #C "]\n\t"
+#define ODL_DSP_GROUP1x4 "ldrd %[x], %[y], [%[pa]], #8\n\t" ODL_DSP_COL(0) ODL_DSP_COL(1) ODL_DSP_COL(2) ODL_DSP_COL(3)
+
+static inline __attribute__((always_inline)) const uint32_t *odl_dsp_dot1x4(const uint32_t *pa, const int8_t *pb[4],
+                                                                            int32_t groups, int32_t acc[4]) {
+    int32_t c0 = acc[0], c1 = acc[1], c2 = acc[2], c3 = acc[3];
+    const int8_t *p0 = pb[0], *p1 = pb[1], *p2 = pb[2], *p3 = pb[3];
+    uint32_t x, y, e, w;
+    const uint32_t *end2 = pa + (size_t)(groups & ~1) * 2;
+    if (groups >= 2) {
+        __asm__ volatile("1:\n\t" ODL_DSP_GROUP1x4 ODL_DSP_GROUP1x4
+                         "ldr %[x], %[end]\n\t"
+                         "cmp %[pa], %[x]\n\t"
+                         "bne 1b\n\t"
+                         : [pa] "+r"(pa), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), [c0] "+r"(c0),
+                           [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [x] "=&r"(x), [y] "=&r"(y), [e] "=&r"(e),
+                           [w] "=&r"(w)
+                         : [end] "m"(end2)
+                         : "cc", "memory");
+    }
+    if (groups & 1) {
+        __asm__ volatile(ODL_DSP_GROUP1x4
+                         : [pa] "+r"(pa), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), [c0] "+r"(c0),
+                           [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [x] "=&r"(x), [y] "=&r"(y), [e] "=&r"(e),
+                           [w] "=&r"(w)
+                         :
+                         : "cc", "memory");
+    }
+    acc[0] = c0, acc[1] = c1, acc[2] = c2, acc[3] = c3;
+    pb[0] = p0, pb[1] = p1, pb[2] = p2, pb[3] = p3;
+    return pa;
+}
+
+/* One widened row (buf) x columns [j0, j1): 4 columns at a time, then single columns. */
+static void odl_dsp_row1(const uint32_t *buf, const int8_t *b, int32_t j0, int32_t j1, int32_t k, int8_t *out,
+                         int fast, const odl_dsp_col *cols, const odl_requant *q, const odl_output_s8 *o) {
+    const int32_t full = k >> 2, tail = k & 3;
+    int32_t j = j0;
+    for (; j + 4 <= j1; j += 4) {
+        const odl_dsp_col *p = &cols[j - j0];
+        int32_t acc[4] = {p[0].init, p[1].init, p[2].init, p[3].init};
+        const int8_t *pb[4] = {b + (size_t)j * k, b + (size_t)(j + 1) * k, b + (size_t)(j + 2) * k,
+                               b + (size_t)(j + 3) * k};
+        const uint32_t *pa = buf;
+        if (full) pa = odl_dsp_dot1x4(pa, pb, full, acc);
+        if (tail)
+            for (int32_t c = 0; c < 4; ++c) {
+                const uint32_t w = odl_ld_tail(pb[c], tail);
+                acc[c] = __smlad(pa[1], odl_sxtb16_ror8(w), __smlad(pa[0], __sxtb16(w), acc[c]));
+            }
+        for (int32_t c = 0; c < 4; ++c) out[j + c] = odl_dsp_out(acc[c], fast, &p[c], j + c, q, o);
+    }
+    for (; j < j1; ++j) {
+        const int8_t *pb = b + (size_t)j * k;
+        int32_t acc = cols[j - j0].init;
+        const uint32_t *pa = buf;
+        for (int32_t g = 0; g < full; ++g, pa += 2, pb += 4) {
+            const uint32_t w = odl_ld32(pb);
+            acc = __smlad(pa[1], odl_sxtb16_ror8(w), __smlad(pa[0], __sxtb16(w), acc));
+        }
+        if (tail) {
+            const uint32_t w = odl_ld_tail(pb, tail);
+            acc = __smlad(pa[1], odl_sxtb16_ror8(w), __smlad(pa[0], __sxtb16(w), acc));
+        }
+        out[j] = odl_dsp_out(acc, fast, &cols[j - j0], j, q, o);
+    }
+}
+
+odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bias, int32_t m, int32_t n, int32_t k,
+                             int32_t a_offset, const odl_requant *q, const odl_output_s8 *o, int8_t *out) {
+    if (!a || !b || !out || m <= 0 || n <= 0 || k <= 0 || !q || !o || !q->multiplier || !q->shift) return ODL_ERR_ARG;
+    const int32_t kpad = (k + 3) & ~3;
+    if (kpad > ODL_DSP_ABUF) return odl_matmul_s8_ref(a, b, bias, m, n, k, a_offset, q, o, out);
+    /* 8-row blocks when they fit the buffer and M has one; the input offset then goes into the start values
+     * (weight-row sums, once per call), else into the widened row (SADD16). */
+    const int rows8 = m >= 8 && 8 * kpad <= ODL_DSP_ABUF;
+    if (!rows8 && (a_offset > 32639 || a_offset < -32640))
+        return odl_matmul_s8_ref(a, b, bias, m, n, k, a_offset, q, o, out); /* a + a_offset must fit int16 */
+
+    /* Fast requantization bounds: |acc << left_shift| < 2^29 for every possible input, e <= 21, |offset| <= 255:
+     * then 2x fits SMMULR and r + c cannot overflow. */
+    int fast = 1;
+#ifdef ODL_SINGLE_ROUNDING
+    fast = 0;
+#endif
+    int64_t bias_max = 0;
+    if (bias)
+        for (int32_t j = 0; j < n; ++j) {
+            const int64_t v = bias[j] < 0 ? -(int64_t)bias[j] : bias[j];
+            if (v > bias_max) bias_max = v;
+        }
+    const int64_t amax = 128 + (a_offset < 0 ? -(int64_t)a_offset : a_offset);
+    const int64_t acc_max = bias_max + (int64_t)k * amax * 128;
+    const int32_t nq = q->per_channel ? n : 1;
+    if (fast)
+        for (int32_t j = 0; j < nq; ++j) {
+            const int32_t sh = q->shift[j];
+            const int32_t ls = sh > 0 ? sh : 0, e = sh < 0 ? -sh : 0;
+            if (e > 21 || ls > 28 || (acc_max << ls) >= ((int64_t)1 << 29)) {
+                fast = 0;
+                break;
+            }
+        }
+    if (o->output_offset > 255 || o->output_offset < -255 || o->act_min > o->act_max) fast = 0;
+
+    uint32_t abuf[ODL_DSP_ABUF / 2];
+    odl_dsp_col cols[ODL_DSP_NCHUNK];
+
+    for (int32_t j0 = 0; j0 < n; j0 += ODL_DSP_NCHUNK) {
+        const int32_t j1 = n - j0 > ODL_DSP_NCHUNK ? j0 + ODL_DSP_NCHUNK : n;
+        for (int32_t j = j0; j < j1; ++j) {
+            odl_dsp_col *p = &cols[j - j0];
+            p->init = bias ? bias[j] : 0;
+            if (rows8)
+                p->init = (int32_t)((uint32_t)p->init +
+                                    (uint32_t)a_offset * (uint32_t)odl_dsp_row_sum(b + (size_t)j * k, k));
+            if (fast) {
+                const int32_t qi = q->per_channel ? j : 0;
+                const int32_t sh = q->shift[qi];
+                const int32_t ls = sh > 0 ? sh : 0, e = sh < 0 ? -sh : 0;
+                p->ls1 = ls + 1;
+                p->mult = q->multiplier[qi];
+                p->adj = e ? -1 : 0;
+                p->c = (e ? (1 << (e - 1)) : 0) + (int32_t)((uint32_t)o->output_offset << e);
+                p->e = e;
+            }
+        }
+        int32_t i = 0;
+        if (rows8)
+            for (; i + 8 <= m; i += 8) {
+                odl_dsp_widen_rows(a + (size_t)i * k, k, 8, 0, abuf);
+                odl_dsp_rows8(abuf, b, j0, j1, k, n, out + (size_t)i * n, fast, cols, q, o);
+            }
+        for (; i < m; ++i) {
+            odl_dsp_widen_rows(a + (size_t)i * k, k, 1, rows8 ? 0 : a_offset, abuf);
+            odl_dsp_row1(abuf, b, j0, j1, k, out + (size_t)i * n, fast, cols, q, o);
+        }
+    }
+    return ODL_OK;
+}
+
+#endif /* ODL_WITH_ARM_DSP */

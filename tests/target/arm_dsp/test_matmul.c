@@ -1,0 +1,100 @@
+/* Bit-exactness test of the ARM DSP matmuls against the reference C, run on the emulated board.
+ * For every case it prints one line: the case parameters, "ok"/"FAIL" (DSP vs reference on the target) and an
+ * FNV-1a hash of the DSP output, which tests/test_simd_arm_dsp.py recomputes on the host from the same generator. */
+#include <math.h>
+#include <string.h>
+
+#include "harness.h"
+#include "odl/matmul.h"
+
+odl_status odl_matmul_s8_dsp(const int8_t *, const int8_t *, const int32_t *, int32_t, int32_t, int32_t, int32_t,
+                             const odl_requant *, const odl_output_s8 *, int8_t *);
+odl_status odl_matmul_f32_dsp(odl_mm_layout, const float *, const float *, float *, int32_t, int32_t, int32_t,
+                              int32_t);
+
+typedef struct {
+    int32_t m, n, k, a_offset, per_channel, bias_mode, shmin, shmax, out_offset, act_min, act_max;
+    uint32_t seed;
+} s8_case;
+
+static const s8_case s8_cases[] = {
+    /* anchor shapes */
+    {256, 16, 144, 128, 1, 1, -10, 0, -5, -128, 127, 1},
+    {256, 32, 32, 3, 1, 1, -9, 1, 12, -12, 127, 2},
+    {1, 64, 256, -7, 1, 1, -11, 0, 0, -128, 127, 3},
+    /* every row/column/K tail */
+    {1, 1, 1, 0, 0, 0, -1, -1, 0, -128, 127, 4},
+    {3, 5, 7, 128, 1, 1, -8, 0, -3, -128, 127, 5},
+    {9, 3, 13, -128, 1, 2, -4, 0, 10, -20, 90, 6},
+    {15, 7, 4, 1, 0, 1, -6, -6, 127, -128, 127, 7},
+    {17, 9, 5, 127, 1, 1, -12, 3, -128, -128, 127, 8},
+    {8, 2, 6, -1, 1, 1, 0, 0, 0, -128, 127, 9},
+    {11, 33, 18, 40, 1, 1, -7, 0, 5, -128, 0, 10},
+    {24, 40, 9, -100, 0, 1, -5, -5, -50, -100, 100, 11},
+    {16, 4, 192, 17, 1, 1, -10, -2, 0, -128, 127, 12},
+    {16, 4, 193, 17, 1, 1, -10, -2, 0, -128, 127, 13},
+    {9, 3, 384, -17, 1, 1, -11, -3, 1, -128, 127, 14},
+    {5, 3, 767, 0, 1, 1, -12, -3, 0, -128, 127, 15},
+    {3, 2, 1536, 99, 1, 1, -13, -4, 2, -128, 127, 16},
+    {2, 2, 1537, 99, 1, 1, -13, -4, 2, -128, 127, 17},
+    /* slow requantization: huge bias, extreme shifts, out-of-range offsets */
+    {12, 6, 20, 5, 1, 3, -31, 30, 0, -128, 127, 18},
+    {10, 5, 24, 5, 1, 1, -30, -20, 300, -128, 127, 19},
+    {9, 7, 11, 70000, 1, 1, -10, 0, 0, -128, 127, 20},
+    {13, 6, 12, 5, 1, 3, -2, 0, -7, -128, 127, 21},
+};
+
+#define MAXA (256 * 160)
+#define MAXB (64 * 1600)
+static int8_t A[MAXA], B[MAXB], OUT_REF[256 * 64], OUT_DSP[256 * 64];
+static int32_t BIAS[64], MULT[64], SHIFT[64];
+
+static uint32_t fnv1a(const void *p, size_t n) {
+    const uint8_t *b = (const uint8_t *)p;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+static int run_s8(const s8_case *c) {
+    uint32_t s = c->seed;
+    for (int32_t i = 0; i < c->m * c->k; ++i) A[i] = (int8_t)(odl_test_rand(&s) >> 24);
+    for (int32_t i = 0; i < c->n * c->k; ++i) B[i] = (int8_t)(odl_test_rand(&s) >> 24);
+    for (int32_t j = 0; j < c->n; ++j) {
+        const uint32_t r = odl_test_rand(&s);
+        BIAS[j] = c->bias_mode == 1 ? (int32_t)(r % 65536u) - 32768 : c->bias_mode == 2 ? (int32_t)(r % 1024u) : (int32_t)r;
+    }
+    for (int32_t j = 0; j < c->n; ++j) {
+        MULT[j] = (int32_t)(0x40000000u | (odl_test_rand(&s) >> 2));
+        SHIFT[j] = c->shmin + (int32_t)(odl_test_rand(&s) % (uint32_t)(c->shmax - c->shmin + 1));
+    }
+    const odl_requant q = {MULT, SHIFT, c->per_channel};
+    const odl_output_s8 o = {c->out_offset, c->act_min, c->act_max};
+    const int32_t *bias = c->bias_mode ? BIAS : 0;
+    memset(OUT_REF, 0x55, sizeof OUT_REF);
+    memset(OUT_DSP, 0x66, sizeof OUT_DSP);
+    int st = odl_matmul_s8_ref(A, B, bias, c->m, c->n, c->k, c->a_offset, &q, &o, OUT_REF);
+    st |= odl_matmul_s8_dsp(A, B, bias, c->m, c->n, c->k, c->a_offset, &q, &o, OUT_DSP);
+    const size_t bytes = (size_t)c->m * c->n;
+    /* the bytes after the output must be untouched */
+    const int ok = st == 0 && memcmp(OUT_REF, OUT_DSP, bytes) == 0 && OUT_DSP[bytes] == 0x66;
+    const int32_t *f = &c->m;
+    odl_test_puts("s8");
+    for (int i = 0; i < 11; ++i) {
+        odl_test_puts(" ");
+        odl_test_putd(f[i]);
+    }
+    odl_test_puts(" ");
+    odl_test_putd(c->seed);
+    odl_test_puts(ok ? " ok " : " FAIL ");
+    odl_test_putx(fnv1a(OUT_DSP, bytes));
+    odl_test_puts("\n");
+    return ok;
+}
+
+int main(void) {
+    int fails = 0;
+    for (size_t i = 0; i < sizeof s8_cases / sizeof s8_cases[0]; ++i) fails += !run_s8(&s8_cases[i]);
+    odl_test_puts(fails ? "FAILED\n" : "PASSED\n");
+    return fails ? 1 : 0;
+}
