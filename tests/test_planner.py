@@ -208,13 +208,19 @@ def test_pack_random_intervals(items):
 
 
 def test_real_program_packing_beats_sum():
-    """On a Program lowered by toolkit.train (when it exists): no live overlap, packing beats the naive sum."""
-    lower = pytest.importorskip("toolkit.train.lower")
+    """On Programs lowered by toolkit.train (full update, with and without reordering): no live overlap, packing
+    beats the naive sum, reordering lowers the arena."""
     from test_emulate import small_cnn_graph  # noqa: E402
+    from toolkit.train.lower import build_program
 
-    prog = lower.lower(small_cnn_graph(), None, "fp32") if hasattr(lower, "lower") else None
-    if prog is None:
-        pytest.skip("toolkit.train.lower has no lower()")
-    plan = plan_memory(prog, mode="train")
-    _assert_no_live_overlap(plan.layout)
-    assert plan.layout.arena_bytes < sum(r.nbytes for r in plan.layout.regions)
+    g = small_cnn_graph()
+    plans = {}
+    for reorder in (True, False):
+        prog = build_program(g, "full", "fp32", reorder=reorder)
+        plan = plan_memory(prog, mode="train")
+        for lay in plan.layouts.values():
+            _assert_no_live_overlap(lay)
+            assert lay.arena_bytes < sum(r.nbytes for r in lay.regions)
+            assert lay.arena_bytes >= max(t["live_bytes"] for t in lay.timeline)
+        plans[reorder] = plan
+    assert plans[True].arena_bytes <= plans[False].arena_bytes
