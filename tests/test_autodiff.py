@@ -204,3 +204,58 @@ def test_errors(graphs):
         r.infer(np.zeros((1, 3, 8, 8), np.float32)[:, :, :4])
     with pytest.raises(OdlError, match="label 9 outside"):
         r.train_step(np.zeros((1, 8, 8, 3), np.float32), 9)
+
+
+# ---- the small kernels of csrc/include/odl/train_step.h, against numpy -------------------------------------------------
+def test_train_step_kernels_vs_numpy():
+    import math
+
+    from toolkit.host import get_lib
+    from toolkit.host.arrays import ptr
+
+    ffi, lib = get_lib()
+    rng = np.random.default_rng(3)
+    # clamp
+    x = rng.integers(-128, 128, 50).astype(np.int8)
+    y = np.empty_like(x)
+    assert lib.odl_clamp_s8(ptr(ffi, x), 50, -5, 90, ptr(ffi, y)) == 0
+    np.testing.assert_array_equal(y, np.clip(x, -5, 90))
+    assert lib.odl_clamp_s8(ptr(ffi, x), 50, 9, 3, ptr(ffi, y)) == -1
+    # explicit pad
+    img = rng.integers(-128, 128, (1, 3, 4, 2)).astype(np.int8)
+    out = np.empty((1, 3 + 1 + 2, 4 + 0 + 3, 2), np.int8)
+    d = ffi.new("odl_dims *", [1, 3, 4, 2])
+    assert lib.odl_pad_s8(ptr(ffi, img), d, 1, 2, 0, 3, -7, ptr(ffi, out)) == 0
+    np.testing.assert_array_equal(out, np.pad(img, ((0, 0), (1, 2), (0, 3), (0, 0)), constant_values=-7))
+    # int8-graph bias gradient w.r.t. the stored integers
+    dy = rng.standard_normal((6, 5)).astype(np.float32)
+    ws = rng.uniform(0.01, 0.1, 5).astype(np.float32)
+    ch = np.array([1, 4], np.int32)
+    db = np.empty(2, np.float32)
+    assert lib.odl_bias_grad_s32_f32(ptr(ffi, dy), 6, 5, ptr(ffi, ws), 0.5, ptr(ffi, ch), 2, ptr(ffi, db)) == 0
+    np.testing.assert_allclose(db, (ws[ch] * 0.5) * dy[:, ch].sum(0), rtol=1e-6)
+    # cosine schedule
+    lr, step = ffi.new("float *"), ffi.new("int32_t *", 0)
+    for t in range(12):
+        assert lib.odl_lr_cosine_f32(lr, step, 0.2, 10) == 0
+        assert lr[0] == pytest.approx(0.2 * 0.5 * (1 + math.cos(math.pi * min(t, 10) / 10)), rel=1e-6, abs=1e-9)
+    assert step[0] == 12
+    # channel-sliced SGD on a 1HWC depthwise weight (channel stride 1, element stride C), momentum and weight decay
+    C, k = 6, 9
+    w = rng.standard_normal((1, 3, 3, C)).astype(np.float32)
+    g = rng.standard_normal(w.shape).astype(np.float32)
+    chans = np.array([0, 3, 5], np.int32)
+    buf = rng.standard_normal(3 * k).astype(np.float32)
+    want_w, want_buf = w.copy().reshape(k, C), buf.copy().reshape(3, k)
+    g2 = g.reshape(k, C)
+    for j, c in enumerate(chans):
+        d = g2[:, c] + np.float32(0.01) * want_w[:, c]
+        want_buf[j] = np.float32(0.9) * want_buf[j] + d
+        want_w[:, c] = want_w[:, c] - np.float32(0.1) * want_buf[j]
+    lrp = ffi.new("float *", 0.1)
+    assert lib.odl_sgd_f32_update_slice(ptr(ffi, w), ptr(ffi, g), ptr(ffi, buf), k, 1, C, ptr(ffi, chans), 3, lrp,
+                                        0.9, 0.01) == 0
+    np.testing.assert_allclose(w.reshape(k, C), want_w, rtol=1e-6)
+    np.testing.assert_allclose(buf.reshape(3, k), want_buf, rtol=1e-6)
+    assert lib.odl_sgd_f32_update_slice(ptr(ffi, w), ptr(ffi, g), ffi.NULL, k, 1, C, ptr(ffi, chans), 3, lrp,
+                                        0.9, 0.0) == -1   # momentum without a buffer
