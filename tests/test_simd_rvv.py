@@ -40,13 +40,12 @@ def _tools_missing():
     return missing
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def _build_and_run(tmp_path_factory, *cflags):
     missing = _tools_missing()
     if missing:
         pytest.skip(f"missing tools: {missing} (make setup installs them)")
     elf = tmp_path_factory.mktemp("rvv") / "test_rvv.elf"
-    subprocess.run(["sh", str(TARGET / "build.sh"), str(elf)], check=True, capture_output=True, text=True)
+    subprocess.run(["sh", str(TARGET / "build.sh"), str(elf), *cflags], check=True, capture_output=True, text=True)
     proc = subprocess.run(QEMU + ["-kernel", str(elf)], capture_output=True, text=True, timeout=120)
     out = proc.stdout
     checks = {}
@@ -58,6 +57,11 @@ def run(tmp_path_factory):
         macs, ref, rvv = (int(x) for x in m.group(5, 6, 7))
         bench.append(dict(kernel=kernel, dtype=dtype, pass_=pas, shape=shape, macs=macs, ref=ref, rvv=rvv))
     return dict(rc=proc.returncode, out=out, checks=checks, bench=bench)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return _build_and_run(tmp_path_factory)
 
 
 def test_image_runs_to_the_end(run):
@@ -102,3 +106,10 @@ def test_int8_matmul_and_anchor_shapes(run):
             assert b["macs"] / b["rvv"] >= 1.0, b
         else:
             assert b["macs"] / b["rvv"] > anchor, (b, anchor)
+
+
+def test_single_rounding_build_matches_reference(tmp_path_factory):
+    """-DODL_SINGLE_ROUNDING (TFLite's single-rounding requantization): the rvv kernels use the scalar requant."""
+    res = _build_and_run(tmp_path_factory, "-DODL_SINGLE_ROUNDING")
+    assert re.search(r"^DONE 0$", res["out"], re.M), res["out"]
+    assert all(status == "ok" for _, status, _ in res["checks"].values()) and len(res["checks"]) == 6

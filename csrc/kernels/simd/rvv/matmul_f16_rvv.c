@@ -14,7 +14,7 @@
 #define RVV_SETVL(n) __riscv_vsetvl_e16m2(n)
 #define RVV_VLE(p, vl) __riscv_vle16_v_f16m2((p), (vl))
 #define RVV_VLSE(p, s, vl) __riscv_vlse16_v_f16m2((p), (s), (vl))
-#define RVV_ZERO(vl) __riscv_vfmv_v_f_f32m4(0.0f, (vl))
+#define RVV_ZERO(vl) __riscv_vfwcvt_f_f_v_f32m4(__riscv_vfmv_v_f_f16m2((odl_f16)0.0f, (vl)), (vl))
 #define RVV_LOAD_ACC(p, vl) __riscv_vfwcvt_f_f_v_f32m4(__riscv_vle16_v_f16m2((p), (vl)), (vl))
 #define RVV_STORE_ACC(p, v, vl) __riscv_vse16_v_f16m2((p), __riscv_vfncvt_f_f_w_f16m2((v), (vl)), (vl))
 #define RVV_MACC(acc, s, v, vl) __riscv_vfwmacc_vf_f32m4((acc), (s), (v), (vl))

@@ -11,10 +11,15 @@
 
 #define RVV_MR 4
 
-ODL_RVV_INLINE void RVV_JOIN(odl_rvv_mm_block_, RVV_SUFFIX)(const RVV_T *a, ptrdiff_t a_row, ptrdiff_t a_step,
-                                                             const RVV_T *b, ptrdiff_t b_lane, ptrdiff_t b_step,
-                                                             RVV_T *c, int32_t n, int32_t k, int32_t accumulate,
-                                                             const int MR, const int CONTIG, size_t vl) {
+/* One block of MR rows x vl columns. LAYOUT and MR are compile-time constants (every call site is inlined), so
+ * unit strides become immediate load offsets: with NT / NN (A rows contiguous in K) the p loop is unrolled by 4
+ * and the 4 A scalars of a row are read at offsets 0, 1, 2, 3 of one pointer; with TN the MR scalars of one step
+ * are adjacent. The zero accumulators are made with an fp16-width instruction so that the loop needs no vsetvli. */
+ODL_RVV_INLINE void RVV_JOIN(odl_rvv_mm_block_, RVV_SUFFIX)(const int LAYOUT, const int MR, const RVV_T *a,
+                                                             const RVV_T *b, RVV_T *c, int32_t m, int32_t n,
+                                                             int32_t k, int32_t accumulate, size_t vl) {
+    const ptrdiff_t a_row = LAYOUT == ODL_MM_TN ? 1 : k, a_step = LAYOUT == ODL_MM_TN ? m : 1;
+    const ptrdiff_t b_lane_bytes = (ptrdiff_t)k * (ptrdiff_t)sizeof(RVV_T), b_step = LAYOUT == ODL_MM_NT ? 1 : n;
     RVV_ACC acc0, acc1, acc2, acc3;
     if (accumulate) {
         acc0 = RVV_LOAD_ACC(c, vl);
@@ -27,57 +32,82 @@ ODL_RVV_INLINE void RVV_JOIN(odl_rvv_mm_block_, RVV_SUFFIX)(const RVV_T *a, ptrd
         acc2 = acc0;
         acc3 = acc0;
     }
-    const RVV_T *a0 = a, *a1 = a + a_row, *a2 = a + 2 * a_row, *a3 = a + 3 * a_row;
-    for (int32_t p = 0; p < k; ++p) {
-        const RVV_VEC vb = CONTIG ? RVV_VLE(b, vl) : RVV_VLSE(b, b_lane * (ptrdiff_t)sizeof(RVV_T), vl);
-        acc0 = RVV_MACC(acc0, *a0, vb, vl);
-        if (MR > 1) acc1 = RVV_MACC(acc1, *a1, vb, vl);
-        if (MR > 2) acc2 = RVV_MACC(acc2, *a2, vb, vl);
-        if (MR > 3) acc3 = RVV_MACC(acc3, *a3, vb, vl);
-        a0 += a_step;
-        a1 += a_step;
-        a2 += a_step;
-        a3 += a_step;
-        b += b_step;
+#define RVV_LOAD_B(bp) (LAYOUT == ODL_MM_NT ? RVV_VLSE((bp), b_lane_bytes, vl) : RVV_VLE((bp), vl))
+#define RVV_STEP(u)                                                                 \
+    do {                                                                            \
+        const RVV_VEC vb_ = RVV_LOAD_B(b);                                          \
+        b += b_step;                                                                \
+        acc0 = RVV_MACC(acc0, a0[(u) * a_step], vb_, vl);                          \
+        if (MR > 1) acc1 = RVV_MACC(acc1, a0[a_row + (u) * a_step], vb_, vl);      \
+        if (MR > 2) acc2 = RVV_MACC(acc2, a0[2 * a_row + (u) * a_step], vb_, vl);  \
+        if (MR > 3) acc3 = RVV_MACC(acc3, a0[3 * a_row + (u) * a_step], vb_, vl);  \
+    } while (0)
+    const RVV_T *a0 = a;
+    int32_t p = 0;
+    if (LAYOUT != ODL_MM_TN) {
+        for (; p + 4 <= k; p += 4) {
+            RVV_STEP(0);
+            RVV_STEP(1);
+            RVV_STEP(2);
+            RVV_STEP(3);
+            a0 += 4;
+        }
     }
+    for (; p < k; ++p) {
+        RVV_STEP(0);
+        a0 += a_step;
+    }
+#undef RVV_STEP
+#undef RVV_LOAD_B
     RVV_STORE_ACC(c, acc0, vl);
     if (MR > 1) RVV_STORE_ACC(c + n, acc1, vl);
     if (MR > 2) RVV_STORE_ACC(c + 2 * n, acc2, vl);
     if (MR > 3) RVV_STORE_ACC(c + 3 * n, acc3, vl);
 }
 
-ODL_RVV_INLINE void RVV_JOIN(odl_rvv_mm_rows_, RVV_SUFFIX)(const RVV_T *a, ptrdiff_t a_row, ptrdiff_t a_step,
-                                                            const RVV_T *b, ptrdiff_t b_lane, ptrdiff_t b_step,
-                                                            RVV_T *c, int32_t n, int32_t k, int32_t accumulate,
-                                                            int32_t mr, const int CONTIG, size_t vl) {
-    switch (mr) {
-    case 4: RVV_JOIN(odl_rvv_mm_block_, RVV_SUFFIX)(a, a_row, a_step, b, b_lane, b_step, c, n, k, accumulate, 4, CONTIG, vl); break;
-    case 3: RVV_JOIN(odl_rvv_mm_block_, RVV_SUFFIX)(a, a_row, a_step, b, b_lane, b_step, c, n, k, accumulate, 3, CONTIG, vl); break;
-    case 2: RVV_JOIN(odl_rvv_mm_block_, RVV_SUFFIX)(a, a_row, a_step, b, b_lane, b_step, c, n, k, accumulate, 2, CONTIG, vl); break;
-    default: RVV_JOIN(odl_rvv_mm_block_, RVV_SUFFIX)(a, a_row, a_step, b, b_lane, b_step, c, n, k, accumulate, 1, CONTIG, vl); break;
+/* All row blocks of one column block [j, j + vl). */
+ODL_RVV_INLINE void RVV_JOIN(odl_rvv_mm_cols_, RVV_SUFFIX)(const int LAYOUT, const RVV_T *a, const RVV_T *b, RVV_T *c,
+                                                            int32_t m, int32_t n, int32_t k, int32_t accumulate,
+                                                            size_t vl) {
+    const ptrdiff_t a_row = LAYOUT == ODL_MM_TN ? 1 : k;
+    int32_t i = 0;
+    for (; i + RVV_MR <= m; i += RVV_MR)
+        RVV_JOIN(odl_rvv_mm_block_, RVV_SUFFIX)(LAYOUT, RVV_MR, a + i * a_row, b, c + (size_t)i * n, m, n, k,
+                                                 accumulate, vl);
+    switch (m - i) {
+    case 3: RVV_JOIN(odl_rvv_mm_block_, RVV_SUFFIX)(LAYOUT, 3, a + i * a_row, b, c + (size_t)i * n, m, n, k, accumulate, vl); break;
+    case 2: RVV_JOIN(odl_rvv_mm_block_, RVV_SUFFIX)(LAYOUT, 2, a + i * a_row, b, c + (size_t)i * n, m, n, k, accumulate, vl); break;
+    case 1: RVV_JOIN(odl_rvv_mm_block_, RVV_SUFFIX)(LAYOUT, 1, a + i * a_row, b, c + (size_t)i * n, m, n, k, accumulate, vl); break;
+    default: break;
     }
+}
+
+static void RVV_JOIN(odl_rvv_mm_nt_, RVV_SUFFIX)(const RVV_T *a, const RVV_T *b, RVV_T *c, int32_t m, int32_t n,
+                                                  int32_t k, int32_t accumulate, size_t vl) {
+    RVV_JOIN(odl_rvv_mm_cols_, RVV_SUFFIX)(ODL_MM_NT, a, b, c, m, n, k, accumulate, vl);
+}
+static void RVV_JOIN(odl_rvv_mm_nn_, RVV_SUFFIX)(const RVV_T *a, const RVV_T *b, RVV_T *c, int32_t m, int32_t n,
+                                                  int32_t k, int32_t accumulate, size_t vl) {
+    RVV_JOIN(odl_rvv_mm_cols_, RVV_SUFFIX)(ODL_MM_NN, a, b, c, m, n, k, accumulate, vl);
+}
+static void RVV_JOIN(odl_rvv_mm_tn_, RVV_SUFFIX)(const RVV_T *a, const RVV_T *b, RVV_T *c, int32_t m, int32_t n,
+                                                  int32_t k, int32_t accumulate, size_t vl) {
+    RVV_JOIN(odl_rvv_mm_cols_, RVV_SUFFIX)(ODL_MM_TN, a, b, c, m, n, k, accumulate, vl);
 }
 
 odl_status RVV_NAME(odl_mm_layout layout, const RVV_T *a, const RVV_T *b, RVV_T *c, int32_t m, int32_t n, int32_t k,
                     int32_t accumulate) {
     if (!a || !b || !c || m <= 0 || n <= 0 || k <= 0) return ODL_ERR_ARG;
     if (layout != ODL_MM_NT && layout != ODL_MM_NN && layout != ODL_MM_TN) return ODL_ERR_ARG;
-    /* A[i, p] = a[i * a_row + p * a_step]; lane j of B at step p = b[j * b_lane + p * b_step] */
-    const ptrdiff_t a_row = layout == ODL_MM_TN ? 1 : k, a_step = layout == ODL_MM_TN ? m : 1;
-    const ptrdiff_t b_lane = layout == ODL_MM_NT ? k : 1, b_step = layout == ODL_MM_NT ? 1 : n;
     for (int32_t j = 0; j < n;) {
         const size_t vl = RVV_SETVL((size_t)(n - j));
-        const RVV_T *bj = b + (size_t)j * b_lane;
-        for (int32_t i = 0; i < m; i += RVV_MR) {
-            const int32_t mr = ODL_MIN(RVV_MR, m - i);
-            RVV_T *ci = c + (size_t)i * n + j;
-            if (layout == ODL_MM_NT)
-                RVV_JOIN(odl_rvv_mm_rows_, RVV_SUFFIX)(a + i * a_row, a_row, a_step, bj, b_lane, b_step, ci, n, k,
-                                                       accumulate, mr, 0, vl);
-            else
-                RVV_JOIN(odl_rvv_mm_rows_, RVV_SUFFIX)(a + i * a_row, a_row, a_step, bj, b_lane, b_step, ci, n, k,
-                                                       accumulate, mr, 1, vl);
-        }
+        /* lane 0 of the B vectors: column j (NT: row j of B[N,K]; NN / TN: element j of each row of B[K,N]) */
+        if (layout == ODL_MM_NT)
+            RVV_JOIN(odl_rvv_mm_nt_, RVV_SUFFIX)(a, b + (size_t)j * k, c + j, m, n, k, accumulate, vl);
+        else if (layout == ODL_MM_NN)
+            RVV_JOIN(odl_rvv_mm_nn_, RVV_SUFFIX)(a, b + j, c + j, m, n, k, accumulate, vl);
+        else
+            RVV_JOIN(odl_rvv_mm_tn_, RVV_SUFFIX)(a, b + j, c + j, m, n, k, accumulate, vl);
         j += (int32_t)vl;
     }
     return ODL_OK;
