@@ -68,6 +68,12 @@ static inline uint32_t odl_ld_tail(const int8_t *p, int32_t n) {
     return v;
 }
 
+#define ODL_DSP_WIDEN1(STRIDE)                                                                                     \
+    "ldr %[w], [%[p]], #4\n\t"                                                                                  \
+    "sxtb16 %[e], %[w]\n\t"                                                                                     \
+    "sxtb16 %[w], %[w], ror #8\n\t"                                                                             \
+    "strd %[e], %[w], [%[d]], #" STRIDE "\n\t"
+
 /* Widen rows a[0..rows) (row stride k) into buf: group g of row r at words buf[(g * rows + r) * 2 + {0,1}] =
  * taps (0,2) and (1,3). The tail group is zero-padded. */
 static void odl_dsp_widen_rows(const int8_t *a, int32_t k, int32_t rows, int32_t a_offset, uint32_t *dst) {
@@ -87,15 +93,24 @@ static void odl_dsp_widen_rows(const int8_t *a, int32_t k, int32_t rows, int32_t
         }
         return;
     }
-    for (int32_t g = 0; g < full; ++g) {
-        const int8_t *p = a + 4 * g;
-        for (int32_t r = 0; r < rows; ++r, p += k) {
-            const uint32_t w = odl_ld32(p);
-            dst[0] = __sxtb16(w);
-            dst[1] = odl_sxtb16_ror8(w);
-            dst += 2;
+    for (int32_t r = 0; r < rows; ++r) {
+        const int8_t *p = a + (size_t)r * k;
+        uint32_t *d = dst + 2 * r;
+        int32_t g = full;
+        uint32_t w, e;
+        if (rows == 8) /* LDR, 2 SXTB16, STRD with post-increment: 4 instructions per group (GCC makes 8) */
+            for (; g >= 2; g -= 2)
+                __asm__ volatile(ODL_DSP_WIDEN1("64") ODL_DSP_WIDEN1("64")
+                                 : [p] "+r"(p), [d] "+r"(d), [w] "=&r"(w), [e] "=&r"(e)
+                                 :
+                                 : "memory");
+        for (; g > 0; --g, p += 4, d += 2 * rows) {
+            w = odl_ld32(p);
+            d[0] = __sxtb16(w);
+            d[1] = odl_sxtb16_ror8(w);
         }
     }
+    dst += (size_t)2 * rows * full;
     if (tail)
         for (int32_t r = 0; r < rows; ++r) {
             const uint32_t w = odl_ld_tail(a + (size_t)r * k + 4 * full, tail);
@@ -135,7 +150,7 @@ static inline int8_t odl_dsp_out(int32_t acc, int fast, const odl_dsp_col *p, in
     return odl_requant_s8(acc, q, j, o);
 }
 
-/* 8 rows x 1 column over `groups` (> 0) full groups of 4 taps; pa: 8-row interleaved buffer, pb: the weight row.
+/* 8 rows x 1 column, one group of 4 taps at byte offset B of the 8-row interleaved buffer pa; pb: the weight row.
  * Inline assembly because the block needs all 14 allocatable registers (8 accumulators, 2 B lanes, 2 A words, 2
  * pointers); the loop bound lives in memory. */
 #define ODL_DSP_ROW(R, OFF)                                                                                        \
@@ -149,80 +164,79 @@ static inline int8_t odl_dsp_out(int32_t acc, int fast, const odl_dsp_col *p, in
         ODL_DSP_ROW(3, B + 24) ODL_DSP_ROW(4, B + 32) ODL_DSP_ROW(5, B + 40) ODL_DSP_ROW(6, B + 48)                 \
             ODL_DSP_ROW(7, B + 56)
 
-static inline __attribute__((always_inline)) const uint32_t *odl_dsp_dot8x1(const uint32_t *pa, const int8_t *pb,
-                                                                            int32_t groups, int32_t acc[8]) {
-    int32_t c0 = acc[0], c1 = acc[1], c2 = acc[2], c3 = acc[3], c4 = acc[4], c5 = acc[5], c6 = acc[6], c7 = acc[7];
-    uint32_t x, y, e, w;
-    const uint32_t *end4 = pa + (size_t)(groups & ~3) * 16;
-    const uint32_t *end = pa + (size_t)groups * 16;
-    if (groups >= 4) {
-        __asm__ volatile("1:\n\t" ODL_DSP_GROUP(0) ODL_DSP_GROUP(64) ODL_DSP_GROUP(128) ODL_DSP_GROUP(192)
-                         "adds %[pa], %[pa], #256\n\t"
-                         "ldr %[x], %[end]\n\t"
-                         "cmp %[pa], %[x]\n\t"
-                         "bne 1b\n\t"
-                         : [pa] "+r"(pa), [pb] "+r"(pb), [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2),
-                           [c3] "+r"(c3), [c4] "+r"(c4), [c5] "+r"(c5), [c6] "+r"(c6), [c7] "+r"(c7), [x] "=&r"(x),
-                           [y] "=&r"(y), [e] "=&r"(e), [w] "=&r"(w)
-                         : [end] "m"(end4)
-                         : "cc", "memory");
-    }
-    while (pa != end) {
-        __asm__ volatile(ODL_DSP_GROUP(0) "adds %[pa], %[pa], #64\n\t"
-                         : [pa] "+r"(pa), [pb] "+r"(pb), [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2),
-                           [c3] "+r"(c3), [c4] "+r"(c4), [c5] "+r"(c5), [c6] "+r"(c6), [c7] "+r"(c7), [x] "=&r"(x),
-                           [y] "=&r"(y), [e] "=&r"(e), [w] "=&r"(w)
-                         :
-                         : "cc", "memory");
-    }
-    acc[0] = c0, acc[1] = c1, acc[2] = c2, acc[3] = c3, acc[4] = c4, acc[5] = c5, acc[6] = c6, acc[7] = c7;
-    return pa;
-}
+#define ODL_DSP_ACC8                                                                                               \
+    [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [c4] "+r"(c4), [c5] "+r"(c5), [c6] "+r"(c6),        \
+        [c7] "+r"(c7), [x] "=&r"(x), [y] "=&r"(y), [e] "=&r"(e), [w] "=&r"(w)
 
-/* 8 rows (widened in buf) x columns [j0, j1). */
-static void odl_dsp_rows8(const uint32_t *buf, const int8_t *b, int32_t j0, int32_t j1, int32_t k, int32_t n,
+/* Requantize accumulator c into v (fast path, constants of the column in registers). */
+#define ODL_DSP_RQ(v, c)                                                                                           \
+    do {                                                                                                           \
+        const int32_t t_ = odl_smmulr((int32_t)((uint32_t)(c) << ls1), mult);                                      \
+        v = e_nz ? __ssat((t_ + (t_ >> 31) + cst) >> e_sh, 8) : __ssat(t_ + cst, 8);                               \
+        if (clamp) v = v < lo ? lo : v > hi ? hi : v;                                                              \
+    } while (0)
+
+/* 8 rows (widened in buf) x columns [j0, j1), one column at a time. */
+static __attribute__((noinline)) void odl_dsp_rows8(const uint32_t *buf, const int8_t *b, int32_t j0, int32_t j1, int32_t k, int32_t n,
                           int8_t *out, int fast, const odl_dsp_col *cols, const odl_requant *q,
                           const odl_output_s8 *o) {
     const int32_t full = k >> 2, tail = k & 3;
     const int32_t lo = o->act_min, hi = o->act_max, clamp = lo > -128 || hi < 127;
+    const uint32_t *end4 = buf + (size_t)(full & ~3) * 16;
     for (int32_t j = j0; j < j1; ++j) {
         const odl_dsp_col *p = &cols[j - j0];
         const int8_t *pb = b + (size_t)j * k;
-        int32_t acc[8];
-        for (int32_t r = 0; r < 8; ++r) acc[r] = p->init;
+        int32_t c0 = p->init, c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+        uint32_t x, y, e, w;
         const uint32_t *pa = buf;
-        if (full) pa = odl_dsp_dot8x1(pa, pb, full, acc);
+        if (full >= 4)
+            __asm__ volatile("1:\n\t" ODL_DSP_GROUP(0) ODL_DSP_GROUP(64) ODL_DSP_GROUP(128) ODL_DSP_GROUP(192)
+                             "adds %[pa], %[pa], #256\n\t"
+                             "ldr %[x], %[end]\n\t"
+                             "cmp %[pa], %[x]\n\t"
+                             "bne 1b\n\t"
+                             : [pa] "+r"(pa), [pb] "+r"(pb), ODL_DSP_ACC8
+                             : [end] "m"(end4)
+                             : "cc", "memory");
+        for (int32_t g = full & 3; g > 0; --g)
+            __asm__ volatile(ODL_DSP_GROUP(0) "adds %[pa], %[pa], #64\n\t"
+                             : [pa] "+r"(pa), [pb] "+r"(pb), ODL_DSP_ACC8
+                             :
+                             : "cc", "memory");
         if (tail) {
-            const uint32_t w = odl_ld_tail(pb + 4 * full, tail);
-            const uint32_t e = __sxtb16(w), o13 = odl_sxtb16_ror8(w);
-            for (int32_t r = 0; r < 8; ++r) acc[r] = __smlad(pa[2 * r + 1], o13, __smlad(pa[2 * r], e, acc[r]));
+            uint32_t tw = odl_ld_tail(pb, tail); /* the padded last group, read from a local word */
+            const int8_t *pt = (const int8_t *)&tw;
+            __asm__ volatile(ODL_DSP_GROUP(0)
+                             : [pa] "+r"(pa), [pb] "+r"(pt), ODL_DSP_ACC8
+                             : "m"(tw)
+                             : "cc", "memory");
         }
         int8_t *dst = out + j;
         if (fast) {
-            /* Constants in registers once per column; for e >= 1 the half-away-from-zero term is r >> 31. */
-            const int32_t ls1 = p->ls1, mult = p->mult, c = p->c, e = p->e;
-            int32_t v[8];
-            if (e) {
-#pragma GCC unroll 8
-                for (int32_t r = 0; r < 8; ++r) {
-                    const int32_t t = odl_smmulr((int32_t)((uint32_t)acc[r] << ls1), mult);
-                    v[r] = __ssat((t + (t >> 31) + c) >> e, 8);
-                }
-            } else {
-#pragma GCC unroll 8
-                for (int32_t r = 0; r < 8; ++r)
-                    v[r] = __ssat(odl_smmulr((int32_t)((uint32_t)acc[r] << ls1), mult) + c, 8);
-            }
-            if (clamp) {
-#pragma GCC unroll 8
-                for (int32_t r = 0; r < 8; ++r) {
-                    const int32_t t = v[r] < lo ? lo : v[r];
-                    v[r] = t > hi ? hi : t;
-                }
-            }
-#pragma GCC unroll 8
-            for (int32_t r = 0; r < 8; ++r) dst[(size_t)r * n] = (int8_t)v[r];
+            /* For e >= 1 the half-away-from-zero term is r >> 31; e = 0 has none. */
+            const int32_t ls1 = p->ls1, mult = p->mult, cst = p->c, e_sh = p->e, e_nz = p->e != 0;
+            int32_t v0, v1, v2, v3, v4, v5, v6, v7;
+            ODL_DSP_RQ(v0, c0);
+            ODL_DSP_RQ(v1, c1);
+            ODL_DSP_RQ(v2, c2);
+            ODL_DSP_RQ(v3, c3);
+            ODL_DSP_RQ(v4, c4);
+            ODL_DSP_RQ(v5, c5);
+            ODL_DSP_RQ(v6, c6);
+            ODL_DSP_RQ(v7, c7);
+            dst[0] = (int8_t)v0;
+            dst[n] = (int8_t)v1;
+            dst += 2 * n;
+            dst[0] = (int8_t)v2;
+            dst[n] = (int8_t)v3;
+            dst += 2 * n;
+            dst[0] = (int8_t)v4;
+            dst[n] = (int8_t)v5;
+            dst += 2 * n;
+            dst[0] = (int8_t)v6;
+            dst[n] = (int8_t)v7;
         } else {
+            const int32_t acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
             for (int32_t r = 0; r < 8; ++r) dst[(size_t)r * n] = odl_requant_s8(acc[r], q, j, o);
         }
     }
