@@ -215,6 +215,8 @@ static const dw_shape dw_shapes[] = {
     {8, 8, 32, 3, 3, 1, 1, 1, 1, 1, ODL_PAD_VALID}, {7, 6, 5, 3, 2, 1, 2, 2, 1, 2, ODL_PAD_SAME},
     {9, 9, 40, 5, 5, 2, 1, 1, 2, 1, ODL_PAD_SAME},  {4, 4, 3, 1, 1, 1, 1, 1, 1, 3, ODL_PAD_VALID},
     {3, 20, 18, 1, 17, 1, 1, 1, 1, 1, ODL_PAD_SAME}, {6, 6, 33, 3, 3, 3, 3, 1, 1, 1, ODL_PAD_SAME},
+    {17, 18, 5, 17, 17, 1, 1, 1, 1, 1, ODL_PAD_VALID}, {10, 9, 7, 4, 3, 3, 2, 2, 3, 2, ODL_PAD_SAME},
+    {8, 9, 6, 3, 3, 1, 1, 2, 3, 1, ODL_PAD_SAME},      {3, 70, 4, 1, 65, 1, 2, 1, 1, 1, ODL_PAD_VALID},
 };
 
 static void check_depthwise_s8(void) {

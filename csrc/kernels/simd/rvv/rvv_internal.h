@@ -66,4 +66,16 @@ ODL_RVV_INLINE void odl_rvv_requant_store_s8(const int32_t *acc, const odl_requa
 #endif
 }
 
+/* Taps t in [*lo, *hi) of a window with `taps` taps starting at `start` with dilation `dil` that land inside
+ * [0, size): start + t * dil in [0, size). */
+ODL_RVV_INLINE void odl_rvv_tap_range(int32_t start, int32_t dil, int32_t size, int32_t taps, int32_t *lo,
+                                      int32_t *hi) {
+    int32_t l = start < 0 ? (-start + dil - 1) / dil : 0;
+    int32_t h = start >= size ? 0 : (size - 1 - start) / dil + 1;
+    if (h > taps) h = taps;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
 #endif /* ODL_RVV_INTERNAL_H */
