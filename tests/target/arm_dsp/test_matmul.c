@@ -92,9 +92,71 @@ static int run_s8(const s8_case *c) {
     return ok;
 }
 
+typedef struct {
+    int32_t layout, m, n, k, accumulate;
+    uint32_t seed;
+} f32_case;
+
+static const f32_case f32_cases[] = {
+    {ODL_MM_NT, 64, 16, 144, 0, 31}, {ODL_MM_NN, 64, 16, 144, 1, 32}, {ODL_MM_TN, 16, 144, 64, 0, 33},
+    {ODL_MM_NT, 1, 1, 1, 1, 34},     {ODL_MM_NN, 5, 7, 3, 0, 35},     {ODL_MM_TN, 7, 5, 9, 1, 36},
+    {ODL_MM_NT, 9, 13, 17, 1, 37},   {ODL_MM_NN, 12, 8, 5, 1, 38},    {ODL_MM_TN, 4, 4, 4, 0, 39},
+    {ODL_MM_NT, 3, 33, 2, 0, 40},    {ODL_MM_NN, 33, 3, 31, 0, 41},   {ODL_MM_TN, 17, 9, 6, 1, 42},
+};
+
+static float FA[160 * 160], FB[160 * 160], FC_REF[160 * 160], FC_DSP[160 * 160];
+
+static float frand(uint32_t *s) { return (float)(int32_t)(odl_test_rand(s) >> 8) / 8388608.0f - 1.0f; }
+
+/* DSP vs reference on the target, and both vs a double-precision sum: |err| <= 1e-6 * (sum |a b| + |c0|). */
+static int run_f32(const f32_case *c) {
+    uint32_t s = c->seed;
+    const int32_t m = c->m, n = c->n, k = c->k;
+    for (int32_t i = 0; i < m * k; ++i) FA[i] = frand(&s);
+    for (int32_t i = 0; i < n * k; ++i) FB[i] = frand(&s);
+    for (int32_t i = 0; i < m * n; ++i) FC_REF[i] = FC_DSP[i] = frand(&s);
+    FC_DSP[m * n] = 12345.0f;
+    float c0[16 * 160];
+    for (int32_t i = 0; i < m * n; ++i) c0[i] = FC_REF[i];
+    int st = odl_matmul_f32_ref((odl_mm_layout)c->layout, FA, FB, FC_REF, m, n, k, c->accumulate);
+    st |= odl_matmul_f32_dsp((odl_mm_layout)c->layout, FA, FB, FC_DSP, m, n, k, c->accumulate);
+    int ok = st == 0 && FC_DSP[m * n] == 12345.0f;
+    double worst = 0;
+    for (int32_t i = 0; i < m; ++i)
+        for (int32_t j = 0; j < n; ++j) {
+            double exact = c->accumulate ? c0[i * n + j] : 0.0, mag = c->accumulate ? fabs(exact) : 0.0;
+            for (int32_t p = 0; p < k; ++p) {
+                double x, y;
+                if (c->layout == ODL_MM_NT)
+                    x = FA[i * k + p], y = FB[j * k + p];
+                else if (c->layout == ODL_MM_NN)
+                    x = FA[i * k + p], y = FB[p * n + j];
+                else
+                    x = FA[p * m + i], y = FB[p * n + j];
+                exact += x * y;
+                mag += fabs(x * y);
+            }
+            const double bound = 1e-6 * mag + 1e-30;
+            const double e1 = fabs(FC_DSP[i * n + j] - exact) / bound, e2 = fabs(FC_REF[i * n + j] - exact) / bound;
+            if (e1 > worst) worst = e1;
+            if (!(e1 <= 1.0) || !(e2 <= 1.0)) ok = 0;
+        }
+    odl_test_puts("f32 ");
+    const int32_t *f = &c->layout;
+    for (int i = 0; i < 6; ++i) {
+        odl_test_putd(f[i]);
+        odl_test_puts(" ");
+    }
+    odl_test_puts(ok ? "ok " : "FAIL ");
+    odl_test_putd((int64_t)(worst * 1000.0)); /* worst error in thousandths of the bound */
+    odl_test_puts("\n");
+    return ok;
+}
+
 int main(void) {
     int fails = 0;
     for (size_t i = 0; i < sizeof s8_cases / sizeof s8_cases[0]; ++i) fails += !run_s8(&s8_cases[i]);
+    for (size_t i = 0; i < sizeof f32_cases / sizeof f32_cases[0]; ++i) fails += !run_f32(&f32_cases[i]);
     odl_test_puts(fails ? "FAILED\n" : "PASSED\n");
     return fails ? 1 : 0;
 }

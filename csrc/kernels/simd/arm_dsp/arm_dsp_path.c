@@ -6,11 +6,13 @@
 
 odl_status odl_matmul_s8_dsp(const int8_t *, const int8_t *, const int32_t *, int32_t, int32_t, int32_t, int32_t,
                              const odl_requant *, const odl_output_s8 *, int8_t *); /* matmul_s8_dsp.c */
+odl_status odl_matmul_f32_dsp(odl_mm_layout, const float *, const float *, float *, int32_t, int32_t, int32_t,
+                              int32_t); /* matmul_f32_dsp.c */
 
 const odl_matmul_path odl_path_arm_dsp = {
     "arm_dsp",
     odl_matmul_s8_dsp, /* matmul_s8 */
-    0,                 /* matmul_f32 */
+    odl_matmul_f32_dsp, /* matmul_f32 */
     0,                 /* matmul_f16: no fp16 arithmetic on these cores; the reference converts */
 };
 

@@ -1,0 +1,111 @@
+/* ARM DSP path of odl_matmul_f32 (all three layouts) for cores with the single-precision FPU (FPv4-SP / FPv5).
+ *
+ * 4 x 4 register blocks: 16 accumulators in s-registers, per tap 4 A and 4 B loads for 16 fused MACs (VFMA), four
+ * taps per loop iteration with immediate-offset loads so each pointer moves once per 4 taps. Rows and columns
+ * outside whole 4 x 4 blocks and the K tail use the same per-output order of accumulation (k ascending, starting
+ * from C when accumulating), so results differ from the reference only by fused vs separate rounding (when the
+ * reference build does not contract) and never by summation order.
+ */
+#include "odl/matmul.h"
+
+#ifdef ODL_WITH_ARM_DSP
+
+/* Strides (in elements) that walk A over k for row i and B over k for column j, per layout. */
+typedef struct {
+    int32_t a_row, a_k; /* &A(i,p) = a + i * a_row + p * a_k */
+    int32_t b_col, b_k; /* &B(p,j) = b + j * b_col + p * b_k */
+} odl_f32_strides;
+
+static odl_f32_strides odl_f32_layout(odl_mm_layout layout, int32_t m, int32_t n, int32_t k) {
+    odl_f32_strides s;
+    if (layout == ODL_MM_NT) {
+        s.a_row = k, s.a_k = 1, s.b_col = k, s.b_k = 1;
+    } else if (layout == ODL_MM_NN) {
+        s.a_row = k, s.a_k = 1, s.b_col = 1, s.b_k = n;
+    } else {
+        s.a_row = 1, s.a_k = m, s.b_col = 1, s.b_k = n;
+    }
+    return s;
+}
+
+/* One 4 x 4 block at (i, j). The strides are compile-time constants in each inlined copy where they are 1. */
+static inline __attribute__((always_inline)) void odl_f32_block4x4(const float *a, const float *b, float *c,
+                                                                  int32_t n, int32_t k, int32_t accumulate,
+                                                                  int32_t a_row, int32_t a_k, int32_t b_col,
+                                                                  int32_t b_k) {
+    float acc[4][4];
+#pragma GCC unroll 4
+    for (int32_t r = 0; r < 4; ++r)
+#pragma GCC unroll 4
+        for (int32_t q = 0; q < 4; ++q) acc[r][q] = accumulate ? c[(size_t)r * n + q] : 0.0f;
+    const float *pa0 = a, *pa1 = a + a_row, *pa2 = a + 2 * a_row, *pa3 = a + 3 * a_row;
+    const float *pb0 = b, *pb1 = b + b_col, *pb2 = b + 2 * b_col, *pb3 = b + 3 * b_col;
+    int32_t p = 0;
+    for (; p + 4 <= k; p += 4) {
+#pragma GCC unroll 4
+        for (int32_t u = 0; u < 4; ++u) {
+            const float x0 = pa0[u * a_k], x1 = pa1[u * a_k], x2 = pa2[u * a_k], x3 = pa3[u * a_k];
+            const float y0 = pb0[u * b_k], y1 = pb1[u * b_k], y2 = pb2[u * b_k], y3 = pb3[u * b_k];
+            acc[0][0] += x0 * y0, acc[0][1] += x0 * y1, acc[0][2] += x0 * y2, acc[0][3] += x0 * y3;
+            acc[1][0] += x1 * y0, acc[1][1] += x1 * y1, acc[1][2] += x1 * y2, acc[1][3] += x1 * y3;
+            acc[2][0] += x2 * y0, acc[2][1] += x2 * y1, acc[2][2] += x2 * y2, acc[2][3] += x2 * y3;
+            acc[3][0] += x3 * y0, acc[3][1] += x3 * y1, acc[3][2] += x3 * y2, acc[3][3] += x3 * y3;
+        }
+        pa0 += 4 * a_k, pa1 += 4 * a_k, pa2 += 4 * a_k, pa3 += 4 * a_k;
+        pb0 += 4 * b_k, pb1 += 4 * b_k, pb2 += 4 * b_k, pb3 += 4 * b_k;
+    }
+    for (; p < k; ++p) {
+        const float x0 = *pa0, x1 = *pa1, x2 = *pa2, x3 = *pa3;
+        const float y0 = *pb0, y1 = *pb1, y2 = *pb2, y3 = *pb3;
+        acc[0][0] += x0 * y0, acc[0][1] += x0 * y1, acc[0][2] += x0 * y2, acc[0][3] += x0 * y3;
+        acc[1][0] += x1 * y0, acc[1][1] += x1 * y1, acc[1][2] += x1 * y2, acc[1][3] += x1 * y3;
+        acc[2][0] += x2 * y0, acc[2][1] += x2 * y1, acc[2][2] += x2 * y2, acc[2][3] += x2 * y3;
+        acc[3][0] += x3 * y0, acc[3][1] += x3 * y1, acc[3][2] += x3 * y2, acc[3][3] += x3 * y3;
+        pa0 += a_k, pa1 += a_k, pa2 += a_k, pa3 += a_k;
+        pb0 += b_k, pb1 += b_k, pb2 += b_k, pb3 += b_k;
+    }
+#pragma GCC unroll 4
+    for (int32_t r = 0; r < 4; ++r)
+#pragma GCC unroll 4
+        for (int32_t q = 0; q < 4; ++q) c[(size_t)r * n + q] = acc[r][q];
+}
+
+/* One output, the same accumulation order. */
+static float odl_f32_dot(const float *a, const float *b, int32_t k, int32_t a_k, int32_t b_k, float acc) {
+    for (int32_t p = 0; p < k; ++p, a += a_k, b += b_k) acc += *a * *b;
+    return acc;
+}
+
+static void odl_f32_blocks(const float *a, const float *b, float *c, int32_t m, int32_t n, int32_t k,
+                           int32_t accumulate, odl_f32_strides s, int32_t layout) {
+    const int32_t m4 = m & ~3, n4 = n & ~3;
+    for (int32_t i = 0; i < m4; i += 4)
+        for (int32_t j = 0; j < n4; j += 4) {
+            const float *pa = a + (size_t)i * s.a_row, *pb = b + (size_t)j * s.b_col;
+            float *pc = c + (size_t)i * n + j;
+            /* separate copies so the unit strides are constants */
+            if (layout == ODL_MM_NT)
+                odl_f32_block4x4(pa, pb, pc, n, k, accumulate, k, 1, k, 1);
+            else if (layout == ODL_MM_NN)
+                odl_f32_block4x4(pa, pb, pc, n, k, accumulate, k, 1, 1, n);
+            else
+                odl_f32_block4x4(pa, pb, pc, n, k, accumulate, 1, s.a_k, 1, n);
+        }
+    /* edges: rows below m4 for all columns, columns right of n4 for the block rows */
+    for (int32_t i = 0; i < m; ++i)
+        for (int32_t j = (i < m4 ? n4 : 0); j < n; ++j) {
+            float *pc = c + (size_t)i * n + j;
+            *pc = odl_f32_dot(a + (size_t)i * s.a_row, b + (size_t)j * s.b_col, k, s.a_k, s.b_k,
+                              accumulate ? *pc : 0.0f);
+        }
+}
+
+odl_status odl_matmul_f32_dsp(odl_mm_layout layout, const float *a, const float *b, float *c, int32_t m, int32_t n,
+                              int32_t k, int32_t accumulate) {
+    if (!a || !b || !c || m <= 0 || n <= 0 || k <= 0) return ODL_ERR_ARG;
+    if (layout != ODL_MM_NT && layout != ODL_MM_NN && layout != ODL_MM_TN) return ODL_ERR_ARG;
+    odl_f32_blocks(a, b, c, m, n, k, accumulate, odl_f32_layout(layout, m, n, k), layout);
+    return ODL_OK;
+}
+
+#endif /* ODL_WITH_ARM_DSP */
