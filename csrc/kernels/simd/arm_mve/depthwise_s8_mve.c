@@ -55,6 +55,9 @@ odl_status odl_depthwise_conv2d_s8_forward_mve(const int8_t *input, const odl_di
     if (out_dims->n != in_dims->n || out_dims->h != win.out_h || out_dims->w != win.out_w || out_dims->c != cout)
         return ODL_ERR_SHAPE;
     const int32_t W = in_dims->w, H = in_dims->h;
+#ifndef ODL_SINGLE_ROUNDING
+    const odl_mve_out ov = odl_mve_out_load(o);
+#endif
     for (int32_t b = 0; b < in_dims->n; ++b) {
         const int8_t *img = input + (size_t)b * H * W * cin;
         for (int32_t oy = 0; oy < win.out_h; ++oy) {
@@ -120,7 +123,7 @@ odl_status odl_depthwise_conv2d_s8_forward_mve(const int8_t *input, const odl_di
                         me = mo = vdupq_n_s32(q->multiplier[0]);
                         se = so = vdupq_n_s32(q->shift[0]);
                     }
-                    const int32x4_t re = odl_mve_requant4(ae, me, se, o), ro = odl_mve_requant4(ao, mo, so, o);
+                    const int32x4_t re = odl_mve_requant4(ae, me, se, &ov), ro = odl_mve_requant4(ao, mo, so, &ov);
                     const int16x8_t v = vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), re), ro); /* re-interleave */
                     vstrbq_p_s16(dst + c, v, p16);
 #endif

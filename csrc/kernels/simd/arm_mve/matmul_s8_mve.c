@@ -5,7 +5,7 @@
  * taken three at a time against two rows of B (6 accumulators: VMLADAVA needs even registers, r0..r12 hold
  * seven), so one step over 16 taps is 5 loads + 6 VMLADAVA for 96 MACs. The column sums of B are computed once per
  * block of columns and folded into the accumulator's start value with the bias. The last M % 3 rows use a
- * 1 x 3 kernel that sums B in the same loop (VADDVA). K tails: one predicated step (VCTP, zeroing loads).
+ * 1 x 3 kernel that sums B in the same loop (VADDVA). K tails: tail-predicated loops (WLSTP / LETP).
  * All sums are exact modulo 2^32, like the reference's int32 accumulator.
  *
  * Requantization is vectorised over 4 output channels (mve_requant.h, exactly odl_requant_s8), stored with
@@ -21,65 +21,122 @@
 
 #define ODL_MVE_NB 32 /* columns per block: int32 scratch on the stack is 4 * (1 + 3) * NB bytes */
 
-/* 3 rows x 2 columns, K taps; r[i*2+j] += dot(a_i, b_j). */
+/* The two inner kernels are inline assembly: a tail-predicated low-overhead loop (WLSTP.8 / LETP) covers any K
+ * with no separate tail code (the last iteration's inactive lanes are neither loaded nor accumulated), and the
+ * accumulators sit in fixed even registers (VMLADAVA's RdaLo must be even). Operands are pinned with local
+ * register variables; q0-q3 and lr are clobbered. */
+
+/* 3 rows x 2 columns, K taps; r[i*2+j] += dot(a_i, b_j). Per 16 taps: 5 loads + 6 VMLADAVA + LETP (96 MACs). */
 static inline void odl_mve_dot3x2(const int8_t *a0, const int8_t *a1, const int8_t *a2, const int8_t *b0,
                                   const int8_t *b1, int32_t k, int32_t *r) {
-    int32_t s00 = r[0], s01 = r[1], s10 = r[2], s11 = r[3], s20 = r[4], s21 = r[5];
-    for (int32_t i = k >> 4; i > 0; --i) {
-        const int8x16_t y0 = vldrbq_s8(b0), y1 = vldrbq_s8(b1);
-        const int8x16_t x0 = vldrbq_s8(a0);
-        s00 = vmladavaq_s8(s00, x0, y0);
-        s01 = vmladavaq_s8(s01, x0, y1);
-        const int8x16_t x1 = vldrbq_s8(a1);
-        s10 = vmladavaq_s8(s10, x1, y0);
-        s11 = vmladavaq_s8(s11, x1, y1);
-        const int8x16_t x2 = vldrbq_s8(a2);
-        s20 = vmladavaq_s8(s20, x2, y0);
-        s21 = vmladavaq_s8(s21, x2, y1);
-        a0 += 16, a1 += 16, a2 += 16, b0 += 16, b1 += 16;
-    }
-    if (k & 15) {
-        const mve_pred16_t p = vctp8q((uint32_t)(k & 15));
-        const int8x16_t y0 = vldrbq_z_s8(b0, p), y1 = vldrbq_z_s8(b1, p);
-        const int8x16_t x0 = vldrbq_z_s8(a0, p), x1 = vldrbq_z_s8(a1, p), x2 = vldrbq_z_s8(a2, p);
-        s00 = vmladavaq_s8(s00, x0, y0);
-        s01 = vmladavaq_s8(s01, x0, y1);
-        s10 = vmladavaq_s8(s10, x1, y0);
-        s11 = vmladavaq_s8(s11, x1, y1);
-        s20 = vmladavaq_s8(s20, x2, y0);
-        s21 = vmladavaq_s8(s21, x2, y1);
-    }
+    register int32_t s00 __asm__("r0") = r[0], s01 __asm__("r2") = r[1], s10 __asm__("r4") = r[2];
+    register int32_t s11 __asm__("r6") = r[3], s20 __asm__("r8") = r[4], s21 __asm__("r10") = r[5];
+    register const int8_t *pa0 __asm__("r1") = a0, *pa1 __asm__("r3") = a1, *pa2 __asm__("r5") = a2;
+    register const int8_t *pb0 __asm__("r9") = b0, *pb1 __asm__("r11") = b1;
+    register int32_t n __asm__("r12") = k;
+    __asm__ volatile("wlstp.8 lr, %[n], 2f\n"
+                     "1:\n"
+                     "vldrb.8 q0, [%[b0]], #16\n"
+                     "vldrb.8 q1, [%[b1]], #16\n"
+                     "vldrb.8 q2, [%[a0]], #16\n"
+                     "vmladava.s8 %[s00], q2, q0\n"
+                     "vmladava.s8 %[s01], q2, q1\n"
+                     "vldrb.8 q3, [%[a1]], #16\n"
+                     "vmladava.s8 %[s10], q3, q0\n"
+                     "vmladava.s8 %[s11], q3, q1\n"
+                     "vldrb.8 q2, [%[a2]], #16\n"
+                     "vmladava.s8 %[s20], q2, q0\n"
+                     "vmladava.s8 %[s21], q2, q1\n"
+                     "letp lr, 1b\n"
+                     "2:\n"
+                     : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [s20] "+r"(s20),
+                       [s21] "+r"(s21), [a0] "+r"(pa0), [a1] "+r"(pa1), [a2] "+r"(pa2), [b0] "+r"(pb0),
+                       [b1] "+r"(pb1)
+                     : [n] "r"(n)
+                     : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "lr", "memory");
     r[0] = s00, r[1] = s01, r[2] = s10, r[3] = s11, r[4] = s20, r[5] = s21;
 }
 
-/* 1 row x 3 columns with the column sums in the same loop: r[j] = dot(a, b_j) + off * sum(b_j). */
+/* Rows a, a+k, a+2k against `pairs` pairs of B rows starting at b: acc[t][j] (t = 0..2, row stride ODL_MVE_NB)
+ * holds each output's start value and receives its sum. The whole column loop is one assembly block, so a pair of
+ * columns costs 17 instructions besides its inner loop (3 LDRD + 3 STRD of the 6 accumulators, pointer updates
+ * through three stack slots: end of acc, a, next b). */
+static inline void odl_mve_rows3(const int8_t *a, const int8_t *b, int32_t k, int32_t pairs, int32_t *acc) {
+    register int32_t *end __asm__("r0") = acc + 2 * pairs;
+    register const int8_t *pa __asm__("r1") = a;
+    register int32_t *pacc __asm__("r7") = acc;
+    register const int8_t *pb __asm__("r9") = b;
+    register int32_t n __asm__("r12") = k;
+    __asm__ volatile("push {r0, r1, r9}\n"
+                     "1:\n"
+                     "ldr r9, [sp, #8]\n"  /* b0 */
+                     "add r11, r9, r12\n"  /* b1 = b0 + k */
+                     "add r1, r11, r12\n"
+                     "str r1, [sp, #8]\n"  /* next b0 = b0 + 2k */
+                     "ldr r1, [sp, #4]\n"  /* a0 */
+                     "add r3, r1, r12\n"   /* a1 */
+                     "add r5, r3, r12\n"   /* a2 */
+                     "ldrd r0, r2, [r7]\n"
+                     "ldrd r4, r6, [r7, #128]\n"
+                     "ldrd r8, r10, [r7, #256]\n"
+                     "wlstp.8 lr, r12, 3f\n"
+                     "2:\n"
+                     "vldrb.8 q0, [r9], #16\n"
+                     "vldrb.8 q1, [r11], #16\n"
+                     "vldrb.8 q2, [r1], #16\n"
+                     "vmladava.s8 r0, q2, q0\n"
+                     "vmladava.s8 r2, q2, q1\n"
+                     "vldrb.8 q3, [r3], #16\n"
+                     "vmladava.s8 r4, q3, q0\n"
+                     "vmladava.s8 r6, q3, q1\n"
+                     "vldrb.8 q2, [r5], #16\n"
+                     "vmladava.s8 r8, q2, q0\n"
+                     "vmladava.s8 r10, q2, q1\n"
+                     "letp lr, 2b\n"
+                     "3:\n"
+                     "strd r4, r6, [r7, #128]\n"
+                     "strd r8, r10, [r7, #256]\n"
+                     "strd r0, r2, [r7], #8\n"
+                     "ldr r0, [sp]\n"
+                     "cmp r7, r0\n"
+                     "bne 1b\n"
+                     "add sp, #12\n"
+                     : "+r"(end), "+r"(pa), "+r"(pacc), "+r"(pb)
+                     : "r"(n)
+                     : "r2", "r3", "r4", "r5", "r6", "r8", "r10", "r11", "lr", "d0", "d1", "d2", "d3", "d4", "d5",
+                       "d6", "d7", "cc", "memory");
+}
+#if ODL_MVE_NB != 32
+#error "odl_mve_rows3 hard-codes the accumulator row stride (ODL_MVE_NB * 4 = 128 bytes)"
+#endif
+
+/* 1 row x 3 columns with the column sums in the same loop: r[j] += dot(a, b_j) + off * sum(b_j).
+ * Per 16 taps: 4 loads + 3 VMLADAVA + 3 VADDVA + LETP (48 MACs). */
 static inline void odl_mve_dot1x3(const int8_t *a, const int8_t *b0, const int8_t *b1, const int8_t *b2, int32_t k,
                                   int32_t off, int32_t *r) {
-    int32_t s0 = 0, s1 = 0, s2 = 0, c0 = 0, c1 = 0, c2 = 0;
-    for (int32_t i = k >> 4; i > 0; --i) {
-        const int8x16_t x = vldrbq_s8(a);
-        const int8x16_t y0 = vldrbq_s8(b0);
-        s0 = vmladavaq_s8(s0, x, y0);
-        c0 = vaddvaq_s8(c0, y0);
-        const int8x16_t y1 = vldrbq_s8(b1);
-        s1 = vmladavaq_s8(s1, x, y1);
-        c1 = vaddvaq_s8(c1, y1);
-        const int8x16_t y2 = vldrbq_s8(b2);
-        s2 = vmladavaq_s8(s2, x, y2);
-        c2 = vaddvaq_s8(c2, y2);
-        a += 16, b0 += 16, b1 += 16, b2 += 16;
-    }
-    if (k & 15) {
-        const mve_pred16_t p = vctp8q((uint32_t)(k & 15));
-        const int8x16_t x = vldrbq_z_s8(a, p);
-        const int8x16_t y0 = vldrbq_z_s8(b0, p), y1 = vldrbq_z_s8(b1, p), y2 = vldrbq_z_s8(b2, p);
-        s0 = vmladavaq_s8(s0, x, y0);
-        c0 = vaddvaq_s8(c0, y0);
-        s1 = vmladavaq_s8(s1, x, y1);
-        c1 = vaddvaq_s8(c1, y1);
-        s2 = vmladavaq_s8(s2, x, y2);
-        c2 = vaddvaq_s8(c2, y2);
-    }
+    register int32_t s0 __asm__("r0") = 0, s1 __asm__("r2") = 0, s2 __asm__("r4") = 0;
+    register int32_t c0 __asm__("r6") = 0, c1 __asm__("r8") = 0, c2 __asm__("r10") = 0;
+    register const int8_t *pa __asm__("r1") = a, *pb0 __asm__("r3") = b0, *pb1 __asm__("r5") = b1;
+    register const int8_t *pb2 __asm__("r9") = b2;
+    register int32_t n __asm__("r12") = k;
+    __asm__ volatile("wlstp.8 lr, %[n], 2f\n"
+                     "1:\n"
+                     "vldrb.8 q0, [%[a]], #16\n"
+                     "vldrb.8 q1, [%[b0]], #16\n"
+                     "vmladava.s8 %[s0], q0, q1\n"
+                     "vaddva.s8 %[c0], q1\n"
+                     "vldrb.8 q2, [%[b1]], #16\n"
+                     "vmladava.s8 %[s1], q0, q2\n"
+                     "vaddva.s8 %[c1], q2\n"
+                     "vldrb.8 q3, [%[b2]], #16\n"
+                     "vmladava.s8 %[s2], q0, q3\n"
+                     "vaddva.s8 %[c2], q3\n"
+                     "letp lr, 1b\n"
+                     "2:\n"
+                     : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2),
+                       [a] "+r"(pa), [b0] "+r"(pb0), [b1] "+r"(pb1), [b2] "+r"(pb2)
+                     : [n] "r"(n)
+                     : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "lr", "memory");
     r[0] += (int32_t)((uint32_t)s0 + (uint32_t)off * (uint32_t)c0);
     r[1] += (int32_t)((uint32_t)s1 + (uint32_t)off * (uint32_t)c1);
     r[2] += (int32_t)((uint32_t)s2 + (uint32_t)off * (uint32_t)c2);
@@ -93,20 +150,27 @@ static inline int32_t odl_mve_sum_s8(const int8_t *b, int32_t k) {
     return c;
 }
 
-/* Requantize acc[0..cnt) (output channels n0..n0+cnt) into out[0..cnt). */
-static inline void odl_mve_requant_row(const int32_t *acc, int32_t n0, int32_t cnt, const odl_requant *q,
-                                       const odl_output_s8 *o, int8_t *out) {
+/* Requantize rows x cnt accumulators (acc row stride ODL_MVE_NB; output channels n0..n0+cnt) into out (row stride
+ * out_stride). Multipliers and shifts are loaded once per 4 channels for all rows. */
+static void odl_mve_requant_rows(const int32_t *acc, int32_t rows, int32_t n0, int32_t cnt, const odl_requant *q,
+                                 const odl_output_s8 *o, int8_t *out, int32_t out_stride) {
 #ifdef ODL_SINGLE_ROUNDING
-    for (int32_t j = 0; j < cnt; ++j) out[j] = odl_requant_s8(acc[j], q, n0 + j, o);
+    for (int32_t t = 0; t < rows; ++t)
+        for (int32_t j = 0; j < cnt; ++j)
+            out[(size_t)t * out_stride + j] = odl_requant_s8(acc[t * ODL_MVE_NB + j], q, n0 + j, o);
 #else
-    int32x4_t mult = vdupq_n_s32(q->multiplier[0]), sh = vdupq_n_s32(q->shift[0]);
-    for (int32_t j = 0; j < cnt; j += 4) {
+    const odl_mve_out ov = odl_mve_out_load(o);
+    const int32_t *mp = q->multiplier + (q->per_channel ? n0 : 0), *sp = q->shift + (q->per_channel ? n0 : 0);
+    const int32_t step = q->per_channel ? 4 : 0;
+    for (int32_t j = 0; j < cnt; j += 4, mp += step, sp += step) {
         const mve_pred16_t p = vctp32q((uint32_t)(cnt - j));
-        if (q->per_channel) {
-            mult = vldrwq_z_s32(q->multiplier + n0 + j, p);
-            sh = vldrwq_z_s32(q->shift + n0 + j, p);
+        const int32x4_t mult = step ? vldrwq_z_s32(mp, p) : vdupq_n_s32(*mp);
+        const int32x4_t sh = step ? vldrwq_z_s32(sp, p) : vdupq_n_s32(*sp);
+        const int32x4_t lsh = odl_mve_lsh(sh), rsh = odl_mve_rsh(sh);
+        for (int32_t t = 0; t < rows; ++t) {
+            const int32x4_t x = vldrwq_z_s32(acc + t * ODL_MVE_NB + j, p);
+            vstrbq_p_s32(out + (size_t)t * out_stride + j, odl_mve_requant4_lr(x, mult, lsh, rsh, &ov), p);
         }
-        vstrbq_p_s32(out + j, odl_mve_requant4(vldrwq_z_s32(acc + j, p), mult, sh, o), p);
     }
 #endif
 }
@@ -115,8 +179,8 @@ odl_status odl_matmul_s8_mve(const int8_t *a, const int8_t *b, const int32_t *bi
                              int32_t a_offset, const odl_requant *q, const odl_output_s8 *o, int8_t *out) {
     if (!a || !b || !out || m <= 0 || n <= 0 || k <= 0 || !q || !o || !q->multiplier || !q->shift)
         return ODL_ERR_ARG;
-    int32_t init[ODL_MVE_NB];
-    int32_t acc[3][ODL_MVE_NB];
+    int32_t init[ODL_MVE_NB] __attribute__((aligned(8)));
+    int32_t acc[3][ODL_MVE_NB] __attribute__((aligned(8)));
     const int32_t m3 = m - m % 3;
     for (int32_t n0 = 0; n0 < n; n0 += ODL_MVE_NB) {
         const int32_t nb = ODL_MIN(ODL_MVE_NB, n - n0);
@@ -128,15 +192,18 @@ odl_status odl_matmul_s8_mve(const int8_t *a, const int8_t *b, const int32_t *bi
             init[j] = v;
         }
         for (int32_t i = 0; i < m3; i += 3) {
-            const int8_t *a0 = a + (size_t)i * k, *a1 = a0 + k, *a2 = a1 + k;
-            for (int32_t j = 0; j < nb; j += 2) {
-                const int32_t j1 = j + 1 < nb ? j + 1 : j; /* odd tail: repeat the last column */
-                int32_t r[6] = {init[j], init[j1], init[j], init[j1], init[j], init[j1]};
-                odl_mve_dot3x2(a0, a1, a2, b + (size_t)(n0 + j) * k, b + (size_t)(n0 + j1) * k, k, r);
+            const int8_t *a0 = a + (size_t)i * k;
+            for (int32_t t = 0; t < 3; ++t)
+                for (int32_t j = 0; j < nb; j += 4) vst1q_s32(&acc[t][j], vld1q_s32(&init[j]));
+            if (nb >= 2) odl_mve_rows3(a0, b + (size_t)n0 * k, k, nb >> 1, &acc[0][0]);
+            if (nb & 1) { /* odd last column: the 3 x 2 kernel against it twice */
+                const int32_t j = nb - 1;
+                const int8_t *bj = b + (size_t)(n0 + j) * k;
+                int32_t r[6] = {init[j], init[j], init[j], init[j], init[j], init[j]};
+                odl_mve_dot3x2(a0, a0 + k, a0 + 2 * (size_t)k, bj, bj, k, r);
                 acc[0][j] = r[0], acc[1][j] = r[2], acc[2][j] = r[4];
-                acc[0][j1] = r[1], acc[1][j1] = r[3], acc[2][j1] = r[5];
             }
-            for (int32_t t = 0; t < 3; ++t) odl_mve_requant_row(acc[t], n0, nb, q, o, out + (size_t)(i + t) * n + n0);
+            odl_mve_requant_rows(&acc[0][0], 3, n0, nb, q, o, out + (size_t)i * n + n0, n);
         }
         for (int32_t i = m3; i < m; ++i) {
             const int8_t *ar = a + (size_t)i * k;
@@ -147,7 +214,7 @@ odl_status odl_matmul_s8_mve(const int8_t *a, const int8_t *b, const int32_t *bi
                                a_offset, r);
                 acc[0][j] = r[0], acc[0][j1] = r[1], acc[0][j2] = r[2];
             }
-            odl_mve_requant_row(acc[0], n0, nb, q, o, out + (size_t)i * n + n0);
+            odl_mve_requant_rows(&acc[0][0], 1, n0, nb, q, o, out + (size_t)i * n + n0, n);
         }
     }
     return ODL_OK;

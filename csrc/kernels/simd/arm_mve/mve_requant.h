@@ -8,16 +8,34 @@
 
 #include "odl/quant.h"
 
-/* mult: Q0.31 multipliers, sh: TFLite shifts (left if > 0, right if < 0). */
-static inline int32x4_t odl_mve_requant4(int32x4_t x, int32x4_t mult, int32x4_t sh, const odl_output_s8 *o) {
-    const int32x4_t zero = vdupq_n_s32(0);
-    const int32x4_t lsh = vmaxq_s32(sh, zero), rsh = vminq_s32(sh, zero); /* rsh = -right_shift */
+/* The output side, loaded once into registers (a kernel's int8 stores could alias odl_output_s8 otherwise). */
+typedef struct {
+    int32_t offset;
+    int32x4_t lo, hi;
+} odl_mve_out;
+
+static inline odl_mve_out odl_mve_out_load(const odl_output_s8 *o) {
+    const odl_mve_out r = {o->output_offset, vdupq_n_s32(o->act_min), vdupq_n_s32(o->act_max)};
+    return r;
+}
+
+/* lsh = max(shift, 0), rsh = min(shift, 0) (= -right shift) of TFLite shifts (left if > 0, right if < 0). */
+static inline int32x4_t odl_mve_lsh(int32x4_t sh) { return vmaxq_s32(sh, vdupq_n_s32(0)); }
+static inline int32x4_t odl_mve_rsh(int32x4_t sh) { return vminq_s32(sh, vdupq_n_s32(0)); }
+
+/* x: accumulators; mult: Q0.31 multipliers; lsh / rsh from the shifts (above). */
+static inline int32x4_t odl_mve_requant4_lr(int32x4_t x, int32x4_t mult, int32x4_t lsh, int32x4_t rsh,
+                                            const odl_mve_out *o) {
     x = vshlq_s32(x, lsh);
     x = vqrdmulhq_s32(x, mult);
     x = vqaddq_s32(x, vshrq_n_s32(vandq_s32(x, rsh), 31)); /* -1 for x < 0 when shifting right: ties away from 0 */
     x = vrshlq_s32(x, rsh);
-    x = vaddq_n_s32(x, o->output_offset);
-    return vminq_s32(vmaxq_s32(x, vdupq_n_s32(o->act_min)), vdupq_n_s32(o->act_max));
+    x = vaddq_n_s32(x, o->offset);
+    return vminq_s32(vmaxq_s32(x, o->lo), o->hi);
+}
+
+static inline int32x4_t odl_mve_requant4(int32x4_t x, int32x4_t mult, int32x4_t sh, const odl_mve_out *o) {
+    return odl_mve_requant4_lr(x, mult, odl_mve_lsh(sh), odl_mve_rsh(sh), o);
 }
 
 #endif
