@@ -1,0 +1,179 @@
+"""ARM DSP path (csrc/kernels/simd/arm_dsp) on the emulated Cortex-M4 and Cortex-M7 boards.
+
+The C programs in tests/target/arm_dsp/ are built with arm-none-eabi-gcc and run bare-metal in QEMU (semihosting):
+- test_matmul.c runs every int8 case through the reference C and the DSP matmul on the target (bit-exact compare)
+  and prints an FNV-1a hash of the DSP output; here the same inputs are regenerated (same xorshift32) and the hash
+  is recomputed from the host build's reference matmul, so the target's result is checked against the host too.
+  fp32 cases are checked on the target against the reference and a double-precision sum.
+- bench_matmul.c runs the anchor shapes' matmuls between two marker functions; a QEMU TCG plugin
+  (insncount.c) counts the instructions executed in between, exactly.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "tests" / "target" / "arm_dsp"
+
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(
+        not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm") and shutil.which("gcc")),
+        reason="needs arm-none-eabi-gcc, qemu-system-arm and gcc",
+    ),
+]
+
+BOARDS = {
+    "qemu-cm4": ("mps2-an386", ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16"]),
+    "qemu-cm7": ("mps2-an500", ["-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16"]),
+}
+
+# CMSIS-NN's Cortex-M4 figures for the same shapes (/work/shared/anchors.md), whole conv kernels, MAC/instruction.
+CMSIS_M4 = {(256, 16, 144): 0.430, (256, 32, 32): 0.370, (1, 64, 256): 0.482}
+
+
+def _build(tmp: Path, board: str, program: str, extra: list[str] = ()) -> Path:
+    flags = BOARDS[board][1]
+    elf = tmp / f"{Path(program).stem}-{board}.elf"
+    kernels = sorted((ROOT / "csrc/kernels/simd/arm_dsp").glob("*.c"))
+    cmd = [
+        "arm-none-eabi-gcc", "-O2", "-mthumb", "-mfloat-abi=hard", "-mfp16-format=ieee", *flags, "-Wall", "-Werror",
+        "-DODL_WITH_ARM_DSP", *extra,
+        f"-I{ROOT / 'csrc/include'}", f"-I{ROOT / 'csrc/kernels'}", f"-I{SRC}",
+        str(SRC / "startup.c"), str(SRC / program), *map(str, kernels), str(ROOT / "csrc/kernels/ref/matmul_ref.c"),
+        "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{SRC / 'link.ld'}", "-Wl,--gc-sections",
+        "-lm", "-o", str(elf),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return elf
+
+
+def _run(board: str, elf: Path, plugin: Path | None = None) -> subprocess.CompletedProcess:
+    machine = BOARDS[board][0]
+    cmd = ["qemu-system-arm", "-M", machine, "-nographic", "-monitor", "none", "-serial", "none",
+           "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]  # fmt: skip
+    if plugin is not None:
+        syms = subprocess.run(["arm-none-eabi-nm", str(elf)], check=True, capture_output=True, text=True).stdout
+        addr = {name: int(a, 16) for a, _, name in (line.split() for line in syms.splitlines() if len(line.split()) == 3)}
+        cmd += ["-plugin", f"{plugin},start={addr['odl_mark_start']:#x},stop={addr['odl_mark_stop']:#x}"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("plugin") / "insncount.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(out), str(SRC / "insncount.c")], check=True)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- host side model
+
+
+def _xorshift(seed: int, count: int) -> tuple[np.ndarray, int]:
+    """`count` successive outputs of xorshift32 (odl_test_rand in harness.h) and the final state."""
+    out = np.empty(count, dtype=np.uint32)
+    x = seed
+    for i in range(count):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        out[i] = x
+    return out, x
+
+
+def _fnv1a(data: bytes) -> int:
+    h = 2166136261
+    for byte in data:
+        h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def _host_reference_hash(m, n, k, a_offset, per_channel, bias_mode, shmin, shmax, out_off, act_min, act_max, seed):
+    """Regenerate one int8 case exactly as test_matmul.c does and hash the host reference matmul's output."""
+    from toolkit.host import get_lib
+
+    ffi, lib = get_lib()
+    r, s = _xorshift(seed, m * k + n * k)
+    a = (r[: m * k] >> 24).astype(np.uint8).view(np.int8)
+    b = (r[m * k :] >> 24).astype(np.uint8).view(np.int8)
+    r, s = _xorshift(s, n)
+    if bias_mode == 1:
+        bias = (r % 65536).astype(np.int64) - 32768
+    elif bias_mode == 2:
+        bias = (r % 1024).astype(np.int64)
+    else:
+        bias = r.astype(np.int64)
+    bias = bias.astype(np.uint32).view(np.int32) if bias_mode == 3 else bias.astype(np.int32)
+    r, s = _xorshift(s, 2 * n)
+    mult = (np.uint32(0x40000000) | (r[0::2] >> 2)).astype(np.int32)
+    shift = (shmin + (r[1::2] % np.uint32(shmax - shmin + 1)).astype(np.int64)).astype(np.int32)
+    out = np.zeros(m * n, dtype=np.int8)
+    q = ffi.new("odl_requant *", {"multiplier": ffi.from_buffer("int32_t[]", mult),
+                                  "shift": ffi.from_buffer("int32_t[]", shift), "per_channel": per_channel})  # fmt: skip
+    o = ffi.new("odl_output_s8 *", {"output_offset": out_off, "act_min": act_min, "act_max": act_max})
+    bias_ptr = ffi.from_buffer("int32_t[]", bias) if bias_mode else ffi.NULL
+    st = lib.odl_matmul_s8_ref(
+        ffi.from_buffer("int8_t[]", a), ffi.from_buffer("int8_t[]", b), bias_ptr, m, n, k, a_offset, q, o,
+        ffi.from_buffer("int8_t[]", out),
+    )
+    assert st == 0
+    return _fnv1a(out.tobytes())
+
+
+def test_xorshift_first_value():
+    # seed 1: 1 ^ 1 << 13 = 8193; 8193 ^ 8193 >> 17 = 8193; 8193 ^ 8193 << 5 = 270369
+    assert int(_xorshift(1, 1)[0][0]) == 270369
+
+
+# ---------------------------------------------------------------------------------------------------- the tests
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_matmul_bit_exact_on_target(board, tmp_path):
+    elf = _build(tmp_path, board, "test_matmul.c")
+    res = _run(board, elf)
+    lines = res.stderr.splitlines()  # semihosting console output goes to stderr
+    assert lines and lines[-1] == "PASSED", res.stderr
+    assert res.returncode == 0
+    s8 = [line.split() for line in lines if line.startswith("s8 ")]
+    f32 = [line.split() for line in lines if line.startswith("f32 ")]
+    assert len(s8) >= 20 and len(f32) >= 12
+    for fields in s8:
+        params = [int(v) for v in fields[1:13]]
+        assert fields[13] == "ok", fields
+        assert int(fields[14], 16) == _host_reference_hash(*params), f"target output differs from host reference: {fields}"
+    for fields in f32:
+        assert fields[7] == "ok", fields
+
+
+def test_matmul_instruction_counts_cm4(plugin, tmp_path):
+    elf = _build(tmp_path, "qemu-cm4", "bench_matmul.c", ["-DODL_BENCH_F32"])
+    res = _run("qemu-cm4", elf, plugin)
+    assert res.returncode == 0, res.stderr
+    labels = [line.split() for line in res.stderr.splitlines() if line.startswith("bench ")]
+    counts = [int(v) for v in re.findall(r"^insncount (\d+)$", res.stderr, re.M)]
+    assert len(labels) == len(counts) and labels[0][1] == "empty"
+    overhead = counts[0]
+    rows = {}
+    for (_, kernel, path, m, n, k, macs), count in zip(labels[1:], counts[1:]):
+        rows[(kernel, path, int(m), int(n), int(k))] = (int(macs), count - overhead)
+    report = []
+    for (kernel, path, m, n, k), (macs, ins) in sorted(rows.items()):
+        if path != "dsp":
+            continue
+        ref = rows[(kernel, "reference", m, n, k)][1]
+        mpi = macs / ins
+        report.append(f"{kernel} {m}x{n}x{k}: {mpi:.3f} MAC/instr, {ref / ins:.1f}x reference")
+        assert ref / ins >= 3.0, report[-1]  # every SIMD path >= 3x its reference C
+        if kernel == "matmul_s8":
+            assert mpi > CMSIS_M4[(m, n, k)], report[-1]  # beats CMSIS-NN's M4 kernel on the same shape
+        if (kernel, m) == ("matmul_s8", 256):
+            assert mpi >= 0.6, report[-1]
+    print("\n".join(report))
