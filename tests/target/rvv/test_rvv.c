@@ -97,7 +97,8 @@ static void report(const char *name, int32_t cases, int32_t bad) {
 
 static void check_matmul_s8(void) {
     static const int32_t shapes[][3] = {{1, 1, 1},  {1, 2, 3},   {2, 1, 5},  {3, 5, 7},    {2, 33, 65}, {5, 70, 130},
-                                        {4, 16, 144}, {1, 64, 256}, {7, 3, 300}, {9, 31, 63}, {3, 65, 17}, {6, 40, 1000}};
+                                        {4, 16, 144}, {1, 64, 256}, {7, 3, 300}, {9, 31, 63}, {3, 65, 17}, {6, 40, 1000},
+                                        {4, 8, 1}, {5, 33, 5}, {8, 70, 36}, {11, 100, 9}};
     int32_t cases = 0, bad = 0;
     for (int rep = 0; rep < 6; ++rep)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s) {
@@ -386,6 +387,8 @@ static void bench(void) {
         COUNT_PATHS(odl_conv2d_s8_forward(s8a, &in, s8b, 32, 1, 1, s32bias, &p, &q, &o, &out, s8o_rvv, s8scratch,
                                           scratch), r, v);
         bench_line("conv2d", "int8", "forward", "16x16x32->32,k1", 256 * 32 * 32, r, v);
+        COUNT_PATHS(odl_matmul_s8(s8a, s8b, s32bias, 256, 32, 32, 128, &q, &o, s8o_rvv), r, v);
+        bench_line("matmul", "int8", "forward", "256x32x32", 256 * 32 * 32, r, v);
     }
     {
         const odl_dims in = {1, 16, 16, 32}, out = {1, 16, 16, 32};
