@@ -234,11 +234,14 @@ def test_cli_run_serves_the_uart_until_interrupted(firmware):
     from toolkit.cli import main
 
     exe = shutil.which("odl") or os.path.join(os.path.dirname(sys.executable), "odl")
-    proc = subprocess.Popen([exe, "run", "--board", "qemu-cm4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    elf = str(firmware["qemu-cm4"].elf)  # the module's build: no rebuild inside the subprocess
+    proc = subprocess.Popen([exe, "run", "--board", "qemu-cm4", "--elf", elf], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
-        assert "socket://127.0.0.1:" in line, line + proc.stderr.read()
+        if "socket://127.0.0.1:" not in line:
+            proc.wait(timeout=20)
+            pytest.fail(f"odl run printed {line!r}; stderr: {proc.stderr.read()[-3000:]}")
         url = line.split("at ")[-1].strip()
         assert proc.stdout.readline().startswith("HELLO from qemu-cm4")
         assert main(["ping", "--port", url, "--count", "1"]) == 0
