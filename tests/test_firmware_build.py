@@ -101,8 +101,9 @@ def test_cli_firmware_build_json_and_refusal(builds, capsys):
     assert "does not fit qemu-cm4" in err and "FLASH overflowed by" in err
 
 
-def test_cli_firmware_build_text_output(tmp_path, capsys):
-    assert main(["firmware", "build", "--board", "hifive1-revb", "-o", str(tmp_path / "b")]) == 0
+def test_cli_firmware_build_text_output(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["firmware", "build", "--board", "hifive1-revb", "-o", "b"]) == 0  # a relative build directory
     out = capsys.readouterr().out
     assert "Flash" in out and "SRAM" in out and "of     16384 B" in out
     assert (tmp_path / "b" / "firmware" / "firmware.elf").is_file()

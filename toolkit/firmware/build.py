@@ -148,7 +148,7 @@ def build_firmware(board: Board | str, out_dir: Path | str | None = None, define
     defines = tuple(defines)
     for t in tools.toolchain_tools(board.toolchain):
         tools.require(t)
-    build_dir = Path(out_dir) if out_dir else default_build_dir(board, defines, simd)
+    build_dir = (Path(out_dir) if out_dir else default_build_dir(board, defines, simd)).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     # One build per directory at a time (parallel test workers share the cache).
     with open(build_dir / ".odl-lock", "w") as lock:
