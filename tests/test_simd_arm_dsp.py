@@ -4,7 +4,8 @@ The C programs in tests/target/arm_dsp/ are built with arm-none-eabi-gcc and run
 - test_matmul.c runs every int8 case through the reference C and the DSP matmul on the target (bit-exact compare)
   and prints an FNV-1a hash of the DSP output; here the same inputs are regenerated (same xorshift32) and the hash
   is recomputed from the host build's reference matmul, so the target's result is checked against the host too.
-  fp32 cases are checked on the target against the reference and a double-precision sum.
+  fp32 cases are checked on the target against the reference and a double-precision sum (|err| <= 1e-6 sum|ab|),
+  fp16 cases against the reference within one fp16 ulp (fp32 accumulation in both, one rounding per output).
 - bench_matmul.c runs the anchor shapes' matmuls between two marker functions; a QEMU TCG plugin
   (insncount.c) counts the instructions executed in between, exactly.
 """
@@ -144,13 +145,16 @@ def test_matmul_bit_exact_on_target(board, tmp_path):
     assert res.returncode == 0
     s8 = [line.split() for line in lines if line.startswith("s8 ")]
     f32 = [line.split() for line in lines if line.startswith("f32 ")]
-    assert len(s8) >= 20 and len(f32) >= 12
+    f16 = [line.split() for line in lines if line.startswith("f16 ")]
+    assert len(s8) >= 20 and len(f32) >= 12 and len(f16) >= 12
     for fields in s8:
         params = [int(v) for v in fields[1:13]]
         assert fields[13] == "ok", fields
         assert int(fields[14], 16) == _host_reference_hash(*params), f"target output differs from host reference: {fields}"
-    for fields in f32:
+    for fields in f32 + f16:
         assert fields[7] == "ok", fields
+    for fields in f16:
+        assert int(fields[8]) <= 1, fields  # within one fp16 ulp of the reference on the target
 
 
 def test_matmul_instruction_counts_cm4(plugin, tmp_path):

@@ -9,9 +9,12 @@ odl_status odl_matmul_s8_dsp(const int8_t *, const int8_t *, const int32_t *, in
                              const odl_requant *, const odl_output_s8 *, int8_t *);
 odl_status odl_matmul_f32_dsp(odl_mm_layout, const float *, const float *, float *, int32_t, int32_t, int32_t,
                               int32_t);
+odl_status odl_matmul_f16_dsp(odl_mm_layout, const odl_f16 *, const odl_f16 *, odl_f16 *, int32_t, int32_t, int32_t,
+                              int32_t);
 
 static int8_t A[256 * 256], B[64 * 256], OUT[256 * 64];
 static float FA[64 * 64], FB[64 * 64], FC[64 * 64];
+static odl_f16 HA[64 * 64], HB[64 * 64], HC[64 * 64];
 static int32_t BIAS[64], MULT[64], SHIFT[64];
 
 static void label(const char *kernel, const char *path, int32_t m, int32_t n, int32_t k) {
@@ -51,6 +54,17 @@ static void bench_f32(const char *name, odl_mm_layout layout, int32_t m, int32_t
     odl_mark_stop(4);
 }
 
+static void bench_f16(const char *name, odl_mm_layout layout, int32_t m, int32_t n, int32_t k) {
+    label(name, "reference", m, n, k);
+    odl_mark_start(5);
+    odl_matmul_f16_ref(layout, HA, HB, HC, m, n, k, 0);
+    odl_mark_stop(5);
+    label(name, "dsp", m, n, k);
+    odl_mark_start(6);
+    odl_matmul_f16_dsp(layout, HA, HB, HC, m, n, k, 0);
+    odl_mark_stop(6);
+}
+
 int main(void) {
     uint32_t s = 12345;
     for (unsigned i = 0; i < sizeof A; ++i) A[i] = (int8_t)(odl_test_rand(&s) >> 24);
@@ -63,6 +77,8 @@ int main(void) {
     for (int i = 0; i < 64 * 64; ++i) {
         FA[i] = (float)(int32_t)(odl_test_rand(&s) % 200u) / 100.0f - 1.0f;
         FB[i] = (float)(int32_t)(odl_test_rand(&s) % 200u) / 100.0f - 1.0f;
+        HA[i] = (odl_f16)FA[i];
+        HB[i] = (odl_f16)FB[i];
     }
     label("empty", "none", 0, 0, 0);
     odl_mark_start(0);
@@ -75,7 +91,11 @@ int main(void) {
     bench_f32("matmul_f32_nt", ODL_MM_NT, 64, 16, 144);
     bench_f32("matmul_f32_nn", ODL_MM_NN, 64, 16, 144);
     bench_f32("matmul_f32_tn", ODL_MM_TN, 16, 144, 64);
+    bench_f16("matmul_f16_nt", ODL_MM_NT, 64, 16, 144);
+    bench_f16("matmul_f16_nn", ODL_MM_NN, 64, 16, 144);
+    bench_f16("matmul_f16_tn", ODL_MM_TN, 16, 144, 64);
 #endif
     (void)bench_f32;
+    (void)bench_f16;
     return 0;
 }

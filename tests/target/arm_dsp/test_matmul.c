@@ -11,6 +11,8 @@ odl_status odl_matmul_s8_dsp(const int8_t *, const int8_t *, const int32_t *, in
                              const odl_requant *, const odl_output_s8 *, int8_t *);
 odl_status odl_matmul_f32_dsp(odl_mm_layout, const float *, const float *, float *, int32_t, int32_t, int32_t,
                               int32_t);
+odl_status odl_matmul_f16_dsp(odl_mm_layout, const odl_f16 *, const odl_f16 *, odl_f16 *, int32_t, int32_t, int32_t,
+                              int32_t);
 
 typedef struct {
     int32_t m, n, k, a_offset, per_channel, bias_mode, shmin, shmax, out_offset, act_min, act_max;
@@ -153,10 +155,51 @@ static int run_f32(const f32_case *c) {
     return ok;
 }
 
+static odl_f16 HA[160 * 160], HB[160 * 160], HC_REF[160 * 160], HC_DSP[160 * 160];
+
+/* fp16: the same inputs rounded to fp16; DSP vs reference on the target within 1 fp16 ulp (both accumulate in fp32 in
+ * the same order and round once, so they differ at most by fused vs separate multiply-add rounding). */
+static int run_f16(const f32_case *c) {
+    uint32_t s = c->seed;
+    const int32_t m = c->m, n = c->n, k = c->k;
+    for (int32_t i = 0; i < m * k; ++i) HA[i] = (odl_f16)frand(&s);
+    for (int32_t i = 0; i < n * k; ++i) HB[i] = (odl_f16)frand(&s);
+    for (int32_t i = 0; i < m * n; ++i) HC_REF[i] = HC_DSP[i] = (odl_f16)frand(&s);
+    HC_DSP[m * n] = (odl_f16)3.0f;
+    int st = odl_matmul_f16_ref((odl_mm_layout)c->layout, HA, HB, HC_REF, m, n, k, c->accumulate);
+    st |= odl_matmul_f16_dsp((odl_mm_layout)c->layout, HA, HB, HC_DSP, m, n, k, c->accumulate);
+    int ok = st == 0 && HC_DSP[m * n] == (odl_f16)3.0f;
+    int32_t worst = 0, exact = 0;
+    for (int32_t i = 0; i < m * n; ++i) {
+        int16_t x, y;
+        memcpy(&x, &HC_DSP[i], 2);
+        memcpy(&y, &HC_REF[i], 2);
+        /* ulp distance on the sign-magnitude encoding */
+        const int32_t ix = x < 0 ? -(x & 0x7FFF) : x, iy = y < 0 ? -(y & 0x7FFF) : y;
+        const int32_t d = ix > iy ? ix - iy : iy - ix;
+        if (d > worst) worst = d;
+        exact += d == 0;
+    }
+    if (worst > 1) ok = 0;
+    odl_test_puts("f16 ");
+    const int32_t *f = &c->layout;
+    for (int i = 0; i < 6; ++i) {
+        odl_test_putd(f[i]);
+        odl_test_puts(" ");
+    }
+    odl_test_puts(ok ? "ok " : "FAIL ");
+    odl_test_putd(worst); /* largest distance in fp16 ulps, then the count of identical outputs */
+    odl_test_puts(" ");
+    odl_test_putd(exact);
+    odl_test_puts("\n");
+    return ok;
+}
+
 int main(void) {
     int fails = 0;
     for (size_t i = 0; i < sizeof s8_cases / sizeof s8_cases[0]; ++i) fails += !run_s8(&s8_cases[i]);
     for (size_t i = 0; i < sizeof f32_cases / sizeof f32_cases[0]; ++i) fails += !run_f32(&f32_cases[i]);
+    for (size_t i = 0; i < sizeof f32_cases / sizeof f32_cases[0]; ++i) fails += !run_f16(&f32_cases[i]);
     odl_test_puts(fails ? "FAILED\n" : "PASSED\n");
     return fails ? 1 : 0;
 }

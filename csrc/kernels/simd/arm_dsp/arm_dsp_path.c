@@ -8,12 +8,14 @@ odl_status odl_matmul_s8_dsp(const int8_t *, const int8_t *, const int32_t *, in
                              const odl_requant *, const odl_output_s8 *, int8_t *); /* matmul_s8_dsp.c */
 odl_status odl_matmul_f32_dsp(odl_mm_layout, const float *, const float *, float *, int32_t, int32_t, int32_t,
                               int32_t); /* matmul_f32_dsp.c */
+odl_status odl_matmul_f16_dsp(odl_mm_layout, const odl_f16 *, const odl_f16 *, odl_f16 *, int32_t, int32_t, int32_t,
+                              int32_t); /* matmul_f16_dsp.c */
 
 const odl_matmul_path odl_path_arm_dsp = {
     "arm_dsp",
-    odl_matmul_s8_dsp, /* matmul_s8 */
+    odl_matmul_s8_dsp,  /* matmul_s8 */
     odl_matmul_f32_dsp, /* matmul_f32 */
-    0,                 /* matmul_f16: no fp16 arithmetic on these cores; the reference converts */
+    odl_matmul_f16_dsp, /* matmul_f16: fp16 storage, fp32 arithmetic */
 };
 
 const odl_layer_path odl_layers_arm_dsp = {"arm_dsp", 0, 0, 0, 0};

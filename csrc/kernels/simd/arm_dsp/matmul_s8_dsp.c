@@ -30,6 +30,9 @@
 #define ODL_DSP_ABUF 1536
 /* Output channels whose start values and requantization constants are precomputed at a time (stack). */
 #define ODL_DSP_NCHUNK 32
+#ifndef ODL_DSP_ROWS
+#define ODL_DSP_ROWS 6 /* rows per main block: 6 (LDM) or 8 (LDRD) */
+#endif
 
 typedef struct {
     int32_t init; /* bias + a_offset * sum_k b[j, k] */
@@ -98,9 +101,16 @@ static void odl_dsp_widen_rows(const int8_t *a, int32_t k, int32_t rows, int32_t
         uint32_t *d = dst + 2 * r;
         int32_t g = full;
         uint32_t w, e;
-        if (rows == 8) /* LDR, 2 SXTB16, STRD with post-increment: 4 instructions per group (GCC makes 8) */
+        /* LDR, 2 SXTB16, STRD with post-increment: 4 instructions per group (GCC makes 8) */
+        if (rows == 8)
             for (; g >= 2; g -= 2)
                 __asm__ volatile(ODL_DSP_WIDEN1("64") ODL_DSP_WIDEN1("64")
+                                 : [p] "+r"(p), [d] "+r"(d), [w] "=&r"(w), [e] "=&r"(e)
+                                 :
+                                 : "memory");
+        if (rows == 6)
+            for (; g >= 2; g -= 2)
+                __asm__ volatile(ODL_DSP_WIDEN1("48") ODL_DSP_WIDEN1("48")
                                  : [p] "+r"(p), [d] "+r"(d), [w] "=&r"(w), [e] "=&r"(e)
                                  :
                                  : "memory");
@@ -242,6 +252,85 @@ static __attribute__((noinline)) void odl_dsp_rows8(const uint32_t *buf, const i
     }
 }
 
+/* 6 rows x 1 column, one group of 4 taps: the 12 widened A words of the group come in with three LDM of 4 words
+ * (rows 0-1, 2-3, 4-5). LDM needs its registers in ascending order, so every operand is pinned to a register. */
+#define ODL_DSP_PAIR6(R0, R1)                                                                                      \
+    "ldmia %[pa]!, {r8, r9, r10, r11}\n\t"                                                                        \
+    "smlad %[c" #R0 "], r8, %[e], %[c" #R0 "]\n\t"                                                                \
+    "smlad %[c" #R0 "], r9, %[w], %[c" #R0 "]\n\t"                                                                \
+    "smlad %[c" #R1 "], r10, %[e], %[c" #R1 "]\n\t"                                                               \
+    "smlad %[c" #R1 "], r11, %[w], %[c" #R1 "]\n\t"
+#define ODL_DSP_GROUP6                                                                                             \
+    "ldr %[w], [%[pb]], #4\n\t"                                                                                   \
+    "sxtb16 %[e], %[w]\n\t"                                                                                       \
+    "sxtb16 %[w], %[w], ror #8\n\t" ODL_DSP_PAIR6(0, 1) ODL_DSP_PAIR6(2, 3) ODL_DSP_PAIR6(4, 5)
+#define ODL_DSP_ACC6                                                                                               \
+    [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [c4] "+r"(c4), [c5] "+r"(c5), [e] "=&r"(e),         \
+        [w] "=&r"(w), [pa] "+r"(pa)
+#define ODL_DSP_CLOBBER6 "r8", "r9", "r10", "r11", "cc", "memory"
+
+/* 6 rows (widened in buf) x columns [j0, j1), one column at a time: per 4 taps LDR + 2 SXTB16 + 3 LDM + 12 SMLAD =
+ * 18 instructions for 24 MACs. */
+static __attribute__((noinline)) void odl_dsp_rows6(const uint32_t *buf, const int8_t *b, int32_t j0, int32_t j1,
+                                                    int32_t k, int32_t n, int8_t *out, int fast,
+                                                    const odl_dsp_col *cols, const odl_requant *q,
+                                                    const odl_output_s8 *o) {
+    const int32_t full = k >> 2, tail = k & 3;
+    const int32_t lo = o->act_min, hi = o->act_max, clamp = lo > -128 || hi < 127;
+    const uint32_t *end4 = buf + (size_t)(full & ~3) * 12;
+    for (int32_t j = j0; j < j1; ++j) {
+        const odl_dsp_col *p = &cols[j - j0];
+        register int32_t c0 __asm__("r0") = p->init;
+        register int32_t c1 __asm__("r1") = c0;
+        register int32_t c2 __asm__("r2") = c0;
+        register int32_t c3 __asm__("r3") = c0;
+        register int32_t c4 __asm__("r4") = c0;
+        register int32_t c5 __asm__("r5") = c0;
+        register uint32_t e __asm__("r6");
+        register uint32_t w __asm__("r7");
+        register const uint32_t *pa __asm__("r12") = buf;
+        register const int8_t *pb __asm__("lr") = b + (size_t)j * k;
+        if (full >= 4)
+            __asm__ volatile("1:\n\t" ODL_DSP_GROUP6 ODL_DSP_GROUP6 ODL_DSP_GROUP6 ODL_DSP_GROUP6
+                             "ldr %[e], %[end]\n\t"
+                             "cmp %[pa], %[e]\n\t"
+                             "bne 1b\n\t"
+                             : [pb] "+r"(pb), ODL_DSP_ACC6
+                             : [end] "m"(end4)
+                             : ODL_DSP_CLOBBER6);
+        for (int32_t g = full & 3; g > 0; --g)
+            __asm__ volatile(ODL_DSP_GROUP6 : [pb] "+r"(pb), ODL_DSP_ACC6 : : ODL_DSP_CLOBBER6);
+        if (tail) {
+            uint32_t tw = odl_ld_tail(pb, tail); /* the padded last group, read from a local word */
+            register const int8_t *pt __asm__("lr") = (const int8_t *)&tw;
+            __asm__ volatile(ODL_DSP_GROUP6 : [pb] "+r"(pt), ODL_DSP_ACC6 : "m"(tw) : ODL_DSP_CLOBBER6);
+        }
+        const int32_t a0 = c0, a1 = c1, a2 = c2, a3 = c3, a4 = c4, a5 = c5;
+        int8_t *dst = out + j;
+        if (fast) {
+            const int32_t ls1 = p->ls1, mult = p->mult, cst = p->c, e_sh = p->e, e_nz = p->e != 0;
+            int32_t v0, v1, v2, v3, v4, v5;
+            ODL_DSP_RQ(v0, a0);
+            ODL_DSP_RQ(v1, a1);
+            ODL_DSP_RQ(v2, a2);
+            ODL_DSP_RQ(v3, a3);
+            ODL_DSP_RQ(v4, a4);
+            ODL_DSP_RQ(v5, a5);
+            dst[0] = (int8_t)v0;
+            dst[n] = (int8_t)v1;
+            dst += 2 * n;
+            dst[0] = (int8_t)v2;
+            dst[n] = (int8_t)v3;
+            dst += 2 * n;
+            dst[0] = (int8_t)v4;
+            dst[n] = (int8_t)v5;
+        } else {
+            const int32_t acc[6] = {a0, a1, a2, a3, a4, a5};
+            for (int32_t r = 0; r < 6; ++r) dst[(size_t)r * n] = odl_requant_s8(acc[r], q, j, o);
+        }
+    }
+}
+
 /* 1 row x 4 columns over `groups` (> 0) full groups; pa: the widened row, pb[4]: the weight rows (advanced).
  * Per group LDRD + 4 x (LDR + 2 SXTB16 + 2 SMLAD) = 21 instructions for 16 MACs. */
 #define ODL_DSP_COL(C)                                                                                             \
@@ -378,9 +467,12 @@ odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bi
         }
         int32_t i = 0;
         if (rows8)
-            for (; i + 8 <= m; i += 8) {
-                odl_dsp_widen_rows(a + (size_t)i * k, k, 8, 0, abuf);
-                odl_dsp_rows8(abuf, b, j0, j1, k, n, out + (size_t)i * n, fast, cols, q, o);
+            for (; i + ODL_DSP_ROWS <= m; i += ODL_DSP_ROWS) {
+                odl_dsp_widen_rows(a + (size_t)i * k, k, ODL_DSP_ROWS, 0, abuf);
+                if (ODL_DSP_ROWS == 6)
+                    odl_dsp_rows6(abuf, b, j0, j1, k, n, out + (size_t)i * n, fast, cols, q, o);
+                else
+                    odl_dsp_rows8(abuf, b, j0, j1, k, n, out + (size_t)i * n, fast, cols, q, o);
             }
         for (; i < m; ++i) {
             odl_dsp_widen_rows(a + (size_t)i * k, k, 1, rows8 ? 0 : a_offset, abuf);
