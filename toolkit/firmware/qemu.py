@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +26,18 @@ from toolkit.firmware.boards import Board, load_board
 
 class QemuError(OdlError):
     """QEMU failed to start, or exited unexpectedly."""
+
+
+def _die_with_parent() -> None:
+    """In the QEMU child: get SIGTERM when the process that started it dies (even by SIGKILL), so no QEMU is left
+    behind by a killed test run. Linux only; elsewhere a no-op."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 def free_port() -> int:
@@ -87,7 +100,10 @@ class QemuBoard:
                 os.unlink(self.qmp_path)
             cmd = qemu_command(self.board, self.elf, port, self.qmp_path, self.icount)
             log = open(self.log_path, "w")
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            # PDEATHSIG fires when the starting *thread* exits: only tie QEMU to the main thread.
+            tie = _die_with_parent if threading.current_thread() is threading.main_thread() else None
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         preexec_fn=tie)
             log.close()
             self.port = port
             if self._wait_listening():
