@@ -302,3 +302,28 @@ def test_wrong_version_and_garbage_leave_the_device_healthy(board):
         stats = link.stats()
         assert stats["version_errors"] >= 1 and stats["cobs_errors"] + stats["crc_errors"] + stats["oversized"] > 0
         assert link.read_tensor(5) == FLASH_CONSTANT
+
+
+def test_no_qemu_outlives_a_killed_host(firmware):
+    """A test run killed with SIGKILL (no cleanup code runs) still takes its QEMU with it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = ("import os, sys\nfrom toolkit.firmware.qemu import QemuBoard\n"
+              f"q = QemuBoard('qemu-cm4', {str(firmware['qemu-cm4'].elf)!r}).start()\n"
+              "print(q.proc.pid, flush=True)\nos.kill(os.getpid(), 9)\n")
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    pid = int(res.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return  # exited; a zombie until whatever reaps orphans here gets to it
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        time.sleep(0.1)
+    os.kill(pid, 9)
+    pytest.fail("QEMU kept running after the process that started it was killed")
