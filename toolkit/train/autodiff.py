@@ -139,18 +139,37 @@ def s8_state(b: Builder, param: str, init_slice: np.ndarray) -> tuple:
     return mom, master, rng, p
 
 
-def s8_weight_update(b: Builder, node, grad: str, ch: np.ndarray) -> Step:
+def s8_weight_state(b: Builder, node, ch: np.ndarray) -> tuple:
+    """Optimizer state of a layer's trainable int8 slice (all its channels; chunks address it by offset)."""
     w = node.inputs[1]
     t = b.t(w)
     out_c, k, cs, es = _layout(node, t.shape)
-    data = np.asarray(t.data)
-    flat = data.reshape(-1)
-    init = np.array([flat[c * cs + e * es] for c in ch for e in range(k)], np.float32)
-    mom, master, rng, p = s8_state(b, w, init)
+    flat = np.asarray(t.data).reshape(-1)
+    idx = (np.asarray(ch, np.int64)[:, None] * cs + np.arange(k, dtype=np.int64)[None, :] * es).reshape(-1)
+    return s8_state(b, w, flat[idx].astype(np.float32))
+
+
+def s8_weight_update(b: Builder, node, grad: str, ch: np.ndarray, state: tuple, j0: int = 0) -> Step:
+    """QAS update of channels ``ch`` (entries j0.. of the layer's trainable slice; grad holds just these)."""
+    w = node.inputs[1]
+    t = b.t(w)
+    out_c, k, cs, es = _layout(node, t.shape)
+    mom, master, _rng, p = state
+    mom = Buf(mom.name, j0 * k) if isinstance(mom, Buf) else mom
+    master = Buf(master.name, j0 * k) if isinstance(master, Buf) else master
     ws = per_channel_scales(t, out_c) if b.spec.qas else (1.0,) * out_c
     return Step("odl_sgd_qas_update_s8_lr",
                 [Buf(b.value(w)), Int(out_c), Int(k), Int(cs), Int(es), Array("float", ws), _channels_arg(ch, out_c),
-                 Int(ch.size), Buf(grad), mom, master, rng, p, Buf("lr")], "update", node.name)
+                 Int(ch.size), Buf(grad), mom, master, _rng, p, Buf("lr")], "update", node.name)
+
+
+def weight_chunks(b: Builder, ch: np.ndarray, k: int) -> list[tuple[int, np.ndarray]]:
+    """Split a trainable slice into chunks of channels whose FP32 gradient fits ``b.grad_chunk_bytes`` (with
+    reordering; one chunk without). Each chunk's gradient is computed and applied before the next one."""
+    if not b.reorder_now or b.grad_chunk_bytes <= 0:
+        return [(0, ch)]
+    per = max(1, b.grad_chunk_bytes // (4 * k))
+    return [(j, ch[j:j + per]) for j in range(0, ch.size, per)]
 
 
 def s8_bias_update(b: Builder, node, grad: str, ch: np.ndarray) -> Step:
@@ -280,27 +299,35 @@ def grad_layer_s8(b: Builder, node, dy: str) -> tuple[list, list]:
     wch = b.rs.weights.get(nm)
     if wch is not None:
         _, k, _, _ = _layout(node, tw.shape)
-        count = int(wch.size)
-        dw = b.add(f"dw_{nm}", (count, k), "float32", "arena", "grad")
-        ch = _channels_arg(wch, out_c)
-        if fc:
-            kin = int(xs[1])
-            sc = _scr(b, query("odl_fully_connected_s8_weight_grad_f32_scratch_size", 1, kin, count),
-                      query("odl_fully_connected_s8_weight_grad_f32_scratch_size_min", 1, kin, count))
-            steps.append(Step("odl_fully_connected_s8_weight_grad_f32",
-                              [Buf(dy), Int(1), Int(out_c), Buf(X), Float(sx), Int(zx), Int(kin), ws, ch, Int(count),
-                               Buf(dw), Null()] + sc, "backward", nm))
-        elif node.op == "depthwise_conv2d":
-            steps.append(Step("odl_depthwise_conv2d_s8_weight_grad_f32",
-                              [Buf(dy), Buf(X), Float(sx), Int(zx), ind, win, ws, ch, Int(count), Buf(dw), Null()],
-                              "backward", nm))
-        else:
-            sc = _scr(b, query("odl_conv2d_s8_weight_grad_f32_scratch_size", ind, win, count),
-                      query("odl_conv2d_s8_weight_grad_f32_scratch_size_min", ind, win, count))
-            steps.append(Step("odl_conv2d_s8_weight_grad_f32",
-                              [Buf(dy), Int(out_c), Buf(X), Float(sx), Int(zx), ind, win, ws, ch, Int(count),
-                               Buf(dw), Null()] + sc, "backward", nm))
-        updates.append(s8_weight_update(b, node, dw, wch))
+        chunks = weight_chunks(b, wch, k)
+        rows = max(c.size for _, c in chunks)
+        dw = b.add(f"dw_{nm}", (rows, k), "float32", "arena", "grad")
+        state = s8_weight_state(b, node, wch)
+        for j0, cc in chunks:
+            count = int(cc.size)
+            ch = _channels_arg(cc, out_c)
+            if fc:
+                kin = int(xs[1])
+                sc = _scr(b, query("odl_fully_connected_s8_weight_grad_f32_scratch_size", 1, kin, count),
+                          query("odl_fully_connected_s8_weight_grad_f32_scratch_size_min", 1, kin, count))
+                steps.append(Step("odl_fully_connected_s8_weight_grad_f32",
+                                  [Buf(dy), Int(1), Int(out_c), Buf(X), Float(sx), Int(zx), Int(kin), ws, ch,
+                                   Int(count), Buf(dw), Null()] + sc, "backward", nm))
+            elif node.op == "depthwise_conv2d":
+                steps.append(Step("odl_depthwise_conv2d_s8_weight_grad_f32",
+                                  [Buf(dy), Buf(X), Float(sx), Int(zx), ind, win, ws, ch, Int(count), Buf(dw), Null()],
+                                  "backward", nm))
+            else:
+                sc = _scr(b, query("odl_conv2d_s8_weight_grad_f32_scratch_size", ind, win, count),
+                          query("odl_conv2d_s8_weight_grad_f32_scratch_size_min", ind, win, count))
+                steps.append(Step("odl_conv2d_s8_weight_grad_f32",
+                                  [Buf(dy), Int(out_c), Buf(X), Float(sx), Int(zx), ind, win, ws, ch, Int(count),
+                                   Buf(dw), Null()] + sc, "backward", nm))
+            up = s8_weight_update(b, node, dw, cc, state, j0)
+            if len(chunks) > 1:
+                steps.append(up)      # chunked (reordering): apply this chunk before the next one overwrites dw
+            else:
+                updates.append(up)
     bch = b.rs.biases.get(nm)
     if bch is not None:
         db = b.add(f"db_{nm}", (int(bch.size),), "float32", "arena", "grad")
@@ -413,6 +440,7 @@ def loss_steps(b: Builder, logits_t: str, label: str, loss: str) -> list:
 
 
 def backward(b: Builder, nodes: list, logits_t: str, reorder: bool = True) -> list:
+    b.reorder_now = reorder
     steps: list = []
     deferred: list = []
     for node in reversed(nodes):

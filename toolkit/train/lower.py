@@ -28,6 +28,7 @@ from toolkit.train.spec import LAYER_OPS, ResolvedSpec, UpdateSpec
 PRECISIONS = ("fp32", "fp16", "int8")
 SCRATCH_CAP = 16384   # train_s8 kernels: scratch is max(min size, min(fastest size, SCRATCH_CAP)) bytes
 CONV_S8_BLOCK_ROWS = 32
+GRAD_CHUNK_BYTES = 8192   # int8 + reorder: weight gradients computed and applied in chunks of channels of this size
 
 
 class LoweringError(OdlError):
@@ -466,8 +467,12 @@ def _logits_tensor(graph) -> str:
 
 
 def build_program(graph, spec: UpdateSpec | str | None = None, precision: str = "fp32", reorder: bool = True,
-                  scratch_cap: int = SCRATCH_CAP) -> Program:
-    """Lower ``graph`` for ``precision`` and differentiate it for ``spec`` (an UpdateSpec or a shorthand)."""
+                  scratch_cap: int = SCRATCH_CAP, grad_chunk_bytes: int = GRAD_CHUNK_BYTES) -> Program:
+    """Lower ``graph`` for ``precision`` and differentiate it for ``spec`` (an UpdateSpec or a shorthand).
+
+    ``reorder``: apply each update right after its gradient (see toolkit.train.autodiff); in int8 mode the weight
+    gradient of a layer is then also computed and applied in chunks of output channels of at most
+    ``grad_chunk_bytes`` FP32 gradient (0: one chunk), bit-identical to one chunk."""
     from toolkit.train import autodiff
 
     if precision not in PRECISIONS:
@@ -484,6 +489,8 @@ def build_program(graph, spec: UpdateSpec | str | None = None, precision: str = 
     b = Builder(graph, precision, spec, rs)
     b.masks = {}
     b.scratch_cap = scratch_cap
+    b.grad_chunk_bytes = int(grad_chunk_bytes)
+    b.reorder_now = reorder
     # reshape aliasing (union of each reshape's output into its input's class)
     for n in graph.nodes:
         if n.op in ("reshape", "softmax"):
