@@ -4,6 +4,9 @@ in-process executor bit-exactly (when toolkit.train.executor exists)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 import torch
@@ -14,14 +17,44 @@ from toolkit.codegen.host import ModelError
 from toolkit.plan import plan_memory
 
 
+def _fp16_program():
+    from test_emulate import small_cnn_graph
+    from toolkit.train.lower import build_program
+    from toolkit.train.spec import UpdateSpec
+
+    return build_program(small_cnn_graph(), UpdateSpec.parse("last:2", lr=0.05, momentum=0.9), "fp16")
+
+
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    prog = handmade_program()
-    plan = plan_memory(prog, mode="train")
-    c, h = generate(prog, plan, tmp_path_factory.mktemp("gen"))
-    m = build_model(c, h, program=prog, canary=True, name="codegen_test")
-    m.reset()
-    return prog, plan, m
+def models(tmp_path_factory):
+    """Three generated models in one host build (csrc compiled once), all canary builds:
+    the hand-made fp32 program, the same with d_logits planned too small, and a lowered fp16 program."""
+    from toolkit.codegen import build_models
+
+    out = tmp_path_factory.mktemp("gen")
+    good = handmade_program()
+    oob = handmade_program()
+    oob.buffers["d_logits"].shape = (1, 2)
+    f16 = _fp16_program()
+    entries, info = [], {}
+    for key, prog, guard in (("odl_model", good, 0), ("oob_model", oob, 16), ("f16_model", f16, 16)):
+        plan = plan_memory(prog, mode="train", guard_bytes=guard)
+        c, h = generate(prog, plan, out / key, prefix=key)
+        entries.append((c, h, key, prog, True))
+        info[key] = (prog, plan, c)
+    built = build_models(entries, name="codegen_test")
+    res = {}
+    for m in built:
+        prog, plan, c = info[m.prefix]
+        m.reset()
+        m.c_path = c
+        res[m.prefix] = (prog, plan, m)
+    return res
+
+
+@pytest.fixture(scope="module")
+def model(models):
+    return models["odl_model"]
 
 
 def test_deterministic(tmp_path):
@@ -96,13 +129,9 @@ def test_tensor_table(model):
     assert "y_pre" not in t  # arena buffers are not in the table
 
 
-def test_canary_catches_out_of_bounds_write(tmp_path):
+def test_canary_catches_out_of_bounds_write(models):
     """A Program whose d_logits buffer is planned 2 floats too small: softmax-CE writes 4 -> the guard after it."""
-    prog = handmade_program()
-    prog.buffers["d_logits"].shape = (1, 2)
-    plan = plan_memory(prog, mode="train", guard_bytes=16)
-    c, h = generate(prog, plan, tmp_path)
-    m = build_model(c, h, program=prog, canary=True, name="codegen_oob")
+    prog, plan, m = models["oob_model"]
     m.reset()
     x = np.zeros((1, 6, 6, 2), np.float32)
     with pytest.raises(ModelError, match=r"canary: train step 3: odl_softmax_cross_entropy_f32_label "
@@ -130,3 +159,40 @@ def test_matches_executor_bit_exactly(model):
         assert np.float32(m.train_step(x, y)) == np.float32(runner.train_step(x, y))
     for name in ("conv_w", "conv_b", "fc_w", "fc_b", "conv_w_mom"):
         np.testing.assert_array_equal(m.read(name), runner.buffers[name], err_msg=name)
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
+def test_arena_symbol_size_on_cortex_m(model, tmp_path):
+    """Compiled for a Cortex-M4F, the arena symbol is exactly the planned size (release) / + the guard (canary)."""
+    prog, plan, m = model
+    inc = str(m.c_path.parents[0])
+    from toolkit.host.build import INCLUDE
+
+    for defines, extra in (([], 0), (["-DODL_MODEL_CANARY"], 16)):
+        obj = tmp_path / f"model{extra}.o"
+        subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
+                        "-mfp16-format=ieee", "-Os", "-std=gnu11", "-Wall", "-Werror", "-c", *defines, f"-I{INCLUDE}",
+                        f"-I{inc}", str(m.c_path), "-o", str(obj)], check=True)
+        nm = subprocess.run(["arm-none-eabi-nm", "-S", str(obj)], check=True, capture_output=True, text=True).stdout
+        sizes = {ln.split()[-1]: int(ln.split()[1], 16) for ln in nm.splitlines() if len(ln.split()) == 4}
+        assert sizes["odl_model_arena"] == plan.arena_bytes + extra
+
+
+def test_fp16_real_program_equals_executor(models):
+    """A lowered fp16 Program (last two layers trained): generated C (canary build) == executor, bit for bit."""
+    from toolkit.train.executor import ProgramRunner
+
+    prog, plan, m = models["f16_model"]
+    assert m.canary and m.arena_size == plan.arena_bytes
+    m.reset()
+    runner = ProgramRunner(prog)
+    rng = np.random.default_rng(11)
+    lb = prog.buffers[prog.logits]
+    for _ in range(6):
+        x = rng.standard_normal((1, 8, 8, 1)).astype(np.float16)
+        y = int(rng.integers(0, 3))
+        assert m.train_step(x, y) == runner.train_step(x, y)
+        np.testing.assert_array_equal(m.infer(x, lb.dtype, lb.shape), runner.infer(x))
+    for name, b in prog.buffers.items():
+        if b.storage == "sram":
+            np.testing.assert_array_equal(m.read(name), runner.buffers[name], err_msg=name)

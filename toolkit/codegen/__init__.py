@@ -5,6 +5,6 @@ result with the csrc kernels for the host through cffi and returns a :class:`Hos
 """
 
 from toolkit.codegen.emit_c import CodegenError, generate
-from toolkit.codegen.host import HostModel, build_model
+from toolkit.codegen.host import HostModel, build_model, build_models
 
-__all__ = ["CodegenError", "generate", "HostModel", "build_model"]
+__all__ = ["CodegenError", "generate", "HostModel", "build_model", "build_models"]

@@ -12,9 +12,11 @@ What the generated C holds (``P`` is the prefix, default ``odl_model``):
     each status checked; on error the step is recorded (``P_error_step()``) and its status returned;
   - a tensor table (id, name, data, nbytes, dtype, writable) of every non-arena buffer for the serial protocol;
   - the model signature (hash of graph, spec, precision and steps) as macros and ``P_signature()``;
-  - a canary build (``-D<P upper>_CANARY``): before each step every byte the step must not write (other live
-    buffers, free and guard arena bytes, the guard past the arena end, SRAM buffers it does not name) is hashed per
-    region, and re-checked after it; a change returns ``P_ERR_CANARY`` and names the step and the region.
+  - a canary build (``-D<P upper>_CANARY``): before each step every byte the step must not write (its read-only
+    arguments and every other live buffer, free and guard arena bytes, the guard past the arena end, SRAM / io
+    buffers it does not write) is hashed per region, and re-checked after it; a change returns ``P_ERR_CANARY`` and
+    names the step and the region. What a step may write comes from ``Program.writes`` / ``infer_writes`` when the
+    Program fills them, else every buffer the step names.
 """
 
 from __future__ import annotations
@@ -238,7 +240,10 @@ class _Emitter:
     def protected_regions(self, mode: str, i: int, st) -> list[tuple[str, str, int]]:
         """(label, base expression, length) of every region step i of ``mode`` must not write."""
         lay = self.plan.layouts[mode]
-        named = set(st.buffers()) if hasattr(st, "buffers") else {a.name for a in st.args if arg_kind(a) == "Buf"}
+        named = {a.name for a in st.args if arg_kind(a) == "Buf"}
+        writes = self.p.access(mode)[0] if hasattr(self.p, "access") else {}
+        if i in writes:  # the Program says which buffers the step writes: everything else is protected
+            named = set(writes[i]) & named
         own = [r for r in lay.regions
                if (r.name in named) or (r.name.startswith(f"scratch:{mode}:{i}:"))]
         live = [r for r in lay.regions if r.first <= i <= r.last and r not in own]

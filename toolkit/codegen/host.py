@@ -107,15 +107,25 @@ class HostModel:
 def build_model(c_path, h_path, prefix: str = "odl_model", program=None, canary: bool = False,
                 name: str | None = None, host_simd: bool = True, single_rounding: bool = False) -> HostModel:
     """Compile the generated model with csrc through toolkit.host.build (cached by content) -> HostModel."""
+    return build_models([(c_path, h_path, prefix, program, canary)], name=name or prefix, host_simd=host_simd,
+                        single_rounding=single_rounding)[0]
+
+
+def build_models(models, name: str = "models", host_simd: bool = True,
+                 single_rounding: bool = False) -> list[HostModel]:
+    """Several generated models (each ``(c_path, h_path, prefix, program, canary)``, distinct prefixes) in ONE host
+    build: csrc is compiled once. Returns one HostModel per entry."""
     from toolkit.host.build import HostBuild, build
 
-    c_path, h_path = Path(c_path), Path(h_path)
-    defines = []
-    if canary:
-        defines.append(f"{prefix.upper()}_CANARY")
+    prefixes = [m[2] for m in models]
+    if len(set(prefixes)) != len(prefixes):
+        raise OdlError(f"models built together need distinct prefixes, got {prefixes}")
+    defines = [f"{m[2].upper()}_CANARY" for m in models if m[4]]
     if single_rounding:
         defines.append("ODL_SINGLE_ROUNDING")
-    spec = HostBuild(name=name or prefix, extra_sources=[c_path], extra_headers=[h_path],
-                     extra_include_dirs=[c_path.parent], defines=defines, host_simd=host_simd)
+    spec = HostBuild(name=name, extra_sources=[Path(m[0]) for m in models],
+                     extra_headers=[Path(m[1]) for m in models],
+                     extra_include_dirs=sorted({Path(m[0]).parent for m in models}), defines=defines,
+                     host_simd=host_simd)
     ffi, lib = build(spec)
-    return HostModel(ffi, lib, prefix, program)
+    return [HostModel(ffi, lib, m[2], m[3]) for m in models]
