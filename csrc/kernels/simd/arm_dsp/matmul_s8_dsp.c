@@ -1,15 +1,19 @@
 /* ARM DSP path of odl_matmul_s8 (NT layout, Cortex-M4/M7/M33), bit-exact with odl_matmul_s8_ref.
  *
  * Dual 16-bit MACs (SMLAD) on operands sign-extended by SXTB16, as CMSIS-NN does, with these choices:
- *  - A rows (im2col rows) are widened to int16 once per block of up to 8 rows into a stack buffer, interleaved so one
- *    pointer and LDRD reach every row. B rows (weights) are widened on the fly: SXTB16 gives taps (0,2), SXTB16
- *    ROR #8 taps (1,3); the A buffer stores each group of 4 taps in that order.
+ *  - A rows (im2col rows) are widened to int16 once per block of 6 rows into a stack buffer, interleaved per group
+ *    of 4 taps (row 0 taps (0,2),(1,3), row 1 ..., row 5), so one pointer and LDM reach every row. B rows (weights)
+ *    are widened on the fly: SXTB16 gives taps (0,2), SXTB16 ROR #8 taps (1,3).
  *  - The input offset is folded into the accumulator's start value: sum (a + off) b = sum a b + off * sum b, with the
  *    weight-row sums computed once per call (exact modulo 2^32, like the reference's int32 accumulator).
- *  - Main block: 8 rows x 1 column in 14 registers (inline assembly: the compiler spills this block), per 4 taps
- *    LDR + 2 SXTB16 + 8 LDRD + 16 SMLAD = 27 instructions for 32 MACs, 4 groups per loop iteration. Row tails use
- *    4-, 2- and 1-row x 2-column blocks in C (ACLE intrinsics); the K tail (k % 4) is a zero-padded last group (A
- *    padded in the buffer; B bytes read one by one, never past its end).
+ *  - Main block: 6 rows x 1 column, inline assembly with pinned registers (6 accumulators, 2 B lanes, 4 LDM
+ *    targets, 2 pointers: all 14 allocatable registers; the compiler alone spills). Per 4 taps LDR + 2 SXTB16 +
+ *    3 LDM (4 words each) + 12 SMLAD = 18 instructions for 24 MACs, 4 groups per loop iteration.
+ *  - M < 6, the M % 6 row tail and K > 256 (6 rows no longer fit the 3 KB buffer) run one widened row (input offset
+ *    added with SADD16) against 4 weight rows at a time: LDRD + 4 x (LDR + 2 SXTB16 + 2 SMLAD) = 21 instructions
+ *    for 16 MACs. K > 1536 falls back to the reference.
+ *  - The K tail (k % 4) is a zero-padded last group: A padded in the buffer, B bytes read one by one into a word,
+ *    never past the end of B.
  *  - Requantization stays exact but cheap: when the accumulator is provably small (checked once per call from K,
  *    the input offset and the largest |bias|: |acc << left_shift| < 2^29, e <= 21), SaturatingRoundingDoublingHighMul
  *    (x, m) equals SMMULR(2x, m), and RoundingDivideByPOT plus the output offset fold into one add and one shift:
@@ -25,13 +29,13 @@
 #include <arm_acle.h>
 #include <string.h>
 
-/* int16 taps in the A stack buffer (3 KB): 8 rows up to K = 192, 4 rows up to 384, 2 up to 768, 1 up to 1536.
- * Larger K falls back to the reference. */
+/* int16 taps in the A stack buffer (3 KB): 6 rows up to K = 256, one row up to K = 1536. */
 #define ODL_DSP_ABUF 1536
 /* Output channels whose start values and requantization constants are precomputed at a time (stack). */
 #define ODL_DSP_NCHUNK 32
-#ifndef ODL_DSP_ROWS
-#define ODL_DSP_ROWS 6 /* rows per main block: 6 (LDM) or 8 (LDRD) */
+
+#if !defined(__ARM_FEATURE_DSP)
+#error "ODL_WITH_ARM_DSP needs a core with the DSP extension (Cortex-M4/M7/M33+DSP): SXTB16, SMLAD, SMMULR"
 #endif
 
 typedef struct {
@@ -102,12 +106,6 @@ static void odl_dsp_widen_rows(const int8_t *a, int32_t k, int32_t rows, int32_t
         int32_t g = full;
         uint32_t w, e;
         /* LDR, 2 SXTB16, STRD with post-increment: 4 instructions per group (GCC makes 8) */
-        if (rows == 8)
-            for (; g >= 2; g -= 2)
-                __asm__ volatile(ODL_DSP_WIDEN1("64") ODL_DSP_WIDEN1("64")
-                                 : [p] "+r"(p), [d] "+r"(d), [w] "=&r"(w), [e] "=&r"(e)
-                                 :
-                                 : "memory");
         if (rows == 6)
             for (; g >= 2; g -= 2)
                 __asm__ volatile(ODL_DSP_WIDEN1("48") ODL_DSP_WIDEN1("48")
@@ -160,24 +158,6 @@ static inline int8_t odl_dsp_out(int32_t acc, int fast, const odl_dsp_col *p, in
     return odl_requant_s8(acc, q, j, o);
 }
 
-/* 8 rows x 1 column, one group of 4 taps at byte offset B of the 8-row interleaved buffer pa; pb: the weight row.
- * Inline assembly because the block needs all 14 allocatable registers (8 accumulators, 2 B lanes, 2 A words, 2
- * pointers); the loop bound lives in memory. */
-#define ODL_DSP_ROW(R, OFF)                                                                                        \
-    "ldrd %[x], %[y], [%[pa], #" #OFF "]\n\t"                                                                     \
-    "smlad %[c" #R "], %[x], %[e], %[c" #R "]\n\t"                                                                \
-    "smlad %[c" #R "], %[y], %[w], %[c" #R "]\n\t"
-#define ODL_DSP_GROUP(B)                                                                                           \
-    "ldr %[w], [%[pb]], #4\n\t"                                                                                   \
-    "sxtb16 %[e], %[w]\n\t"                                                                                       \
-    "sxtb16 %[w], %[w], ror #8\n\t" ODL_DSP_ROW(0, B) ODL_DSP_ROW(1, B + 8) ODL_DSP_ROW(2, B + 16)                  \
-        ODL_DSP_ROW(3, B + 24) ODL_DSP_ROW(4, B + 32) ODL_DSP_ROW(5, B + 40) ODL_DSP_ROW(6, B + 48)                 \
-            ODL_DSP_ROW(7, B + 56)
-
-#define ODL_DSP_ACC8                                                                                               \
-    [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [c4] "+r"(c4), [c5] "+r"(c5), [c6] "+r"(c6),        \
-        [c7] "+r"(c7), [x] "=&r"(x), [y] "=&r"(y), [e] "=&r"(e), [w] "=&r"(w)
-
 /* Requantize accumulator c into v (fast path, constants of the column in registers). */
 #define ODL_DSP_RQ(v, c)                                                                                           \
     do {                                                                                                           \
@@ -185,72 +165,6 @@ static inline int8_t odl_dsp_out(int32_t acc, int fast, const odl_dsp_col *p, in
         v = e_nz ? __ssat((t_ + (t_ >> 31) + cst) >> e_sh, 8) : __ssat(t_ + cst, 8);                               \
         if (clamp) v = v < lo ? lo : v > hi ? hi : v;                                                              \
     } while (0)
-
-/* 8 rows (widened in buf) x columns [j0, j1), one column at a time. */
-static __attribute__((noinline)) void odl_dsp_rows8(const uint32_t *buf, const int8_t *b, int32_t j0, int32_t j1, int32_t k, int32_t n,
-                          int8_t *out, int fast, const odl_dsp_col *cols, const odl_requant *q,
-                          const odl_output_s8 *o) {
-    const int32_t full = k >> 2, tail = k & 3;
-    const int32_t lo = o->act_min, hi = o->act_max, clamp = lo > -128 || hi < 127;
-    const uint32_t *end4 = buf + (size_t)(full & ~3) * 16;
-    for (int32_t j = j0; j < j1; ++j) {
-        const odl_dsp_col *p = &cols[j - j0];
-        const int8_t *pb = b + (size_t)j * k;
-        int32_t c0 = p->init, c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-        uint32_t x, y, e, w;
-        const uint32_t *pa = buf;
-        if (full >= 4)
-            __asm__ volatile("1:\n\t" ODL_DSP_GROUP(0) ODL_DSP_GROUP(64) ODL_DSP_GROUP(128) ODL_DSP_GROUP(192)
-                             "adds %[pa], %[pa], #256\n\t"
-                             "ldr %[x], %[end]\n\t"
-                             "cmp %[pa], %[x]\n\t"
-                             "bne 1b\n\t"
-                             : [pa] "+r"(pa), [pb] "+r"(pb), ODL_DSP_ACC8
-                             : [end] "m"(end4)
-                             : "cc", "memory");
-        for (int32_t g = full & 3; g > 0; --g)
-            __asm__ volatile(ODL_DSP_GROUP(0) "adds %[pa], %[pa], #64\n\t"
-                             : [pa] "+r"(pa), [pb] "+r"(pb), ODL_DSP_ACC8
-                             :
-                             : "cc", "memory");
-        if (tail) {
-            uint32_t tw = odl_ld_tail(pb, tail); /* the padded last group, read from a local word */
-            const int8_t *pt = (const int8_t *)&tw;
-            __asm__ volatile(ODL_DSP_GROUP(0)
-                             : [pa] "+r"(pa), [pb] "+r"(pt), ODL_DSP_ACC8
-                             : "m"(tw)
-                             : "cc", "memory");
-        }
-        int8_t *dst = out + j;
-        if (fast) {
-            /* For e >= 1 the half-away-from-zero term is r >> 31; e = 0 has none. */
-            const int32_t ls1 = p->ls1, mult = p->mult, cst = p->c, e_sh = p->e, e_nz = p->e != 0;
-            int32_t v0, v1, v2, v3, v4, v5, v6, v7;
-            ODL_DSP_RQ(v0, c0);
-            ODL_DSP_RQ(v1, c1);
-            ODL_DSP_RQ(v2, c2);
-            ODL_DSP_RQ(v3, c3);
-            ODL_DSP_RQ(v4, c4);
-            ODL_DSP_RQ(v5, c5);
-            ODL_DSP_RQ(v6, c6);
-            ODL_DSP_RQ(v7, c7);
-            dst[0] = (int8_t)v0;
-            dst[n] = (int8_t)v1;
-            dst += 2 * n;
-            dst[0] = (int8_t)v2;
-            dst[n] = (int8_t)v3;
-            dst += 2 * n;
-            dst[0] = (int8_t)v4;
-            dst[n] = (int8_t)v5;
-            dst += 2 * n;
-            dst[0] = (int8_t)v6;
-            dst[n] = (int8_t)v7;
-        } else {
-            const int32_t acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
-            for (int32_t r = 0; r < 8; ++r) dst[(size_t)r * n] = odl_requant_s8(acc[r], q, j, o);
-        }
-    }
-}
 
 /* 6 rows x 1 column, one group of 4 taps: the 12 widened A words of the group come in with three LDM of 4 words
  * (rows 0-1, 2-3, 4-5). LDM needs its registers in ascending order, so every operand is pinned to a register. */
@@ -411,10 +325,10 @@ odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bi
     if (!a || !b || !out || m <= 0 || n <= 0 || k <= 0 || !q || !o || !q->multiplier || !q->shift) return ODL_ERR_ARG;
     const int32_t kpad = (k + 3) & ~3;
     if (kpad > ODL_DSP_ABUF) return odl_matmul_s8_ref(a, b, bias, m, n, k, a_offset, q, o, out);
-    /* 8-row blocks when they fit the buffer and M has one; the input offset then goes into the start values
+    /* 6-row blocks when they fit the buffer and M has one; the input offset then goes into the start values
      * (weight-row sums, once per call), else into the widened row (SADD16). */
-    const int rows8 = m >= 8 && 8 * kpad <= ODL_DSP_ABUF;
-    if (!rows8 && (a_offset > 32639 || a_offset < -32640))
+    const int rows6 = m >= 6 && 6 * kpad <= ODL_DSP_ABUF;
+    if (!rows6 && (a_offset > 32639 || a_offset < -32640))
         return odl_matmul_s8_ref(a, b, bias, m, n, k, a_offset, q, o, out); /* a + a_offset must fit int16 */
 
     /* Fast requantization bounds: |acc << left_shift| < 2^29 for every possible input, e <= 21, |offset| <= 255:
@@ -451,7 +365,7 @@ odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bi
         for (int32_t j = j0; j < j1; ++j) {
             odl_dsp_col *p = &cols[j - j0];
             p->init = bias ? bias[j] : 0;
-            if (rows8)
+            if (rows6)
                 p->init = (int32_t)((uint32_t)p->init +
                                     (uint32_t)a_offset * (uint32_t)odl_dsp_row_sum(b + (size_t)j * k, k));
             if (fast) {
@@ -466,16 +380,13 @@ odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bi
             }
         }
         int32_t i = 0;
-        if (rows8)
-            for (; i + ODL_DSP_ROWS <= m; i += ODL_DSP_ROWS) {
-                odl_dsp_widen_rows(a + (size_t)i * k, k, ODL_DSP_ROWS, 0, abuf);
-                if (ODL_DSP_ROWS == 6)
-                    odl_dsp_rows6(abuf, b, j0, j1, k, n, out + (size_t)i * n, fast, cols, q, o);
-                else
-                    odl_dsp_rows8(abuf, b, j0, j1, k, n, out + (size_t)i * n, fast, cols, q, o);
+        if (rows6)
+            for (; i + 6 <= m; i += 6) {
+                odl_dsp_widen_rows(a + (size_t)i * k, k, 6, 0, abuf);
+                odl_dsp_rows6(abuf, b, j0, j1, k, n, out + (size_t)i * n, fast, cols, q, o);
             }
         for (; i < m; ++i) {
-            odl_dsp_widen_rows(a + (size_t)i * k, k, 1, rows8 ? 0 : a_offset, abuf);
+            odl_dsp_widen_rows(a + (size_t)i * k, k, 1, rows6 ? 0 : a_offset, abuf);
             odl_dsp_row1(abuf, b, j0, j1, k, out + (size_t)i * n, fast, cols, q, o);
         }
     }
