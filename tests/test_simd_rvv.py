@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.qemu
@@ -56,7 +57,8 @@ def _build_and_run(tmp_path_factory, *cflags):
         kernel, dtype, pas, shape = m.group(1, 2, 3, 4)
         macs, ref, rvv = (int(x) for x in m.group(5, 6, 7))
         bench.append(dict(kernel=kernel, dtype=dtype, pass_=pas, shape=shape, macs=macs, ref=ref, rvv=rvv))
-    return dict(rc=proc.returncode, out=out, checks=checks, bench=bench)
+    vecs = {m.group(1): bytes.fromhex(m.group(2)) for m in re.finditer(r"^VEC (\S+) ([0-9a-f]*)$", out, re.M)}
+    return dict(rc=proc.returncode, out=out, checks=checks, bench=bench, vecs=vecs)
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +117,59 @@ def test_single_rounding_build_matches_reference(tmp_path_factory):
     res = _build_and_run(tmp_path_factory, "-DODL_SINGLE_ROUNDING")
     assert re.search(r"^DONE 0$", res["out"], re.M), res["out"]
     assert all(status == "ok" for _, status, _ in res["checks"].values()) and len(res["checks"]) == 6
+
+
+def _srdhm(a, b):
+    """gemmlowp SaturatingRoundingDoublingHighMul on Python ints."""
+    if a == b == -(2**31):
+        return 2**31 - 1
+    ab = a * b
+    nudge = 2**30 if ab >= 0 else 1 - 2**30
+    q = abs(ab + nudge) // 2**31
+    return q if ab + nudge >= 0 else -q
+
+
+def _rdbpot(x, e):
+    mask = (1 << e) - 1
+    rem = x & mask
+    thr = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> e) + (1 if rem > thr else 0)
+
+
+def _requant(acc, mult, shift):
+    left, right = max(shift, 0), max(-shift, 0)
+    x = ((acc << left) + 2**31) % 2**32 - 2**31  # (uint32_t)acc << left, as int32
+    return _rdbpot(_srdhm(x, mult), right)
+
+
+@pytest.mark.parametrize("kernel", ["s8outer", "s8dot"])
+def test_int8_matmul_against_numpy_model(run, kernel):
+    """Outputs computed on the target vs a Python model of TFLite's arithmetic (independent of the C code)."""
+    v = run["vecs"]
+    m, n, k, off, out_off, act_min = np.frombuffer(v[kernel + "_params"], "<i4").tolist()
+    act_max = 110
+    a = np.frombuffer(v[kernel + "_a"], np.int8).reshape(m, k).astype(np.int64)
+    b = np.frombuffer(v[kernel + "_b"], np.int8).reshape(n, k).astype(np.int64)
+    bias = np.frombuffer(v[kernel + "_bias"], "<i4").astype(np.int64)
+    mult = np.frombuffer(v[kernel + "_mult"], "<i4").tolist()
+    shift = np.frombuffer(v[kernel + "_shift"], "<i4").tolist()
+    got = np.frombuffer(v[kernel + "_out"], np.int8).reshape(m, n)
+    acc = (a + off) @ b.T + bias
+    want = np.array(
+        [[min(max(_requant(int(acc[i, j]), mult[j], shift[j]) + out_off, act_min), act_max) for j in range(n)]
+         for i in range(m)], np.int8)
+    assert np.array_equal(got, want), np.argwhere(got != want)
+
+
+def test_fp16_matmul_against_numpy_model(run):
+    """fp16 NT with accumulate: numpy fp32 accumulation in k order, one rounding to fp16: bit-exact."""
+    v = run["vecs"]
+    a = np.frombuffer(v["f16_a"], np.float16).reshape(5, 11)
+    b = np.frombuffer(v["f16_b"], np.float16).reshape(19, 11)
+    c0 = np.frombuffer(v["f16_c0"], np.float16).reshape(5, 19)
+    got = np.frombuffer(v["f16_c"], np.float16).reshape(5, 19)
+    acc = c0.astype(np.float32)
+    for p in range(11):  # products of fp16 values are exact in fp32; one fp32 rounding per addition
+        acc = (acc + a[:, p : p + 1].astype(np.float32) * b[:, p].astype(np.float32)[None, :]).astype(np.float32)
+    want = acc.astype(np.float16)
+    assert np.array_equal(got.view(np.uint16), want.view(np.uint16))

@@ -3,7 +3,8 @@
  * (csrc/kernels/ref, the specification), compiled into the same image and run on the same inputs.
  *   int8 matmul / depthwise / conv2d, fp16 matmul and depthwise (3 passes): bit-exact.
  *   fp32 matmul: |rvv - ref| <= 2 * K * 2^-24 * sum_k |a b| (+ |c|) (FMA rounds once where the reference may not).
- * Output lines:  "CHECK <name> <cases> ok|FAIL ...", "BENCH <kernel> <dtype> <pass> <shape> <macs> <ref instr>
+ * "VEC <name> <hex>" lines carry a few cases' inputs and rvv outputs to the pytest, which checks them against its own
+ * numpy model (independent of the C). Output lines:  "CHECK <name> <cases> ok|FAIL ...", "BENCH <kernel> <dtype> <pass> <shape> <macs> <ref instr>
  * <rvv instr>", then "DONE <failures>". Counts are minstret deltas around one call (after a warm-up call).
  */
 #include <stddef.h>
@@ -440,6 +441,58 @@ static void bench(void) {
     }
 }
 
+/* ---------------------------------------------------------------------------------------------- dumps */
+
+static void dump_hex(const char *name, const void *data, size_t bytes) {
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *b = (const uint8_t *)data;
+    h_puts("VEC "), h_puts(name), h_puts(" ");
+    for (size_t i = 0; i < bytes; ++i) h_putc(hex[b[i] >> 4]), h_putc(hex[b[i] & 15]);
+    h_puts("\n");
+}
+
+/* One int8 and one fp16 case with inputs and rvv outputs in hex, for the host-side numpy model of the pytest. */
+static void dump_cases(void) {
+    const int32_t m = 6, n = 29, k = 37; /* outer kernel (m >= 4, k <= 64) */
+    for (int kernel = 0; kernel < 2; ++kernel) {
+        const int32_t mm = kernel ? 3 : m; /* m = 3: the dot kernel */
+        odl_requant q;
+        odl_output_s8 o;
+        fill_s8(s8a, mm * k);
+        fill_s8(s8b, n * k);
+        for (int32_t i = 0; i < mm * k; ++i) s8a[i] = (int8_t)(s8a[i] >> 4);
+        for (int32_t j = 0; j < n; ++j) s32bias[j] = h_randint(-2000, 2000);
+        q.per_channel = 1;
+        for (int32_t j = 0; j < n; ++j) {
+            s32mult[j] = j % 3 && !kernel ? (int32_t)((1u << 30) + (h_rand() >> 2)) : (1 << 30);
+            s32shift[j] = kernel ? h_randint(-5, -3) : h_randint(-9, 1);
+        }
+        if (kernel) /* small accumulators and multiplier 1/2: many exact rounding ties, few clamped outputs */
+            for (int32_t i = 0; i < n * k; ++i) s8b[i] = (int8_t)(s8b[i] >> 4);
+        q.multiplier = s32mult;
+        q.shift = s32shift;
+        o.output_offset = -5, o.act_min = -120, o.act_max = 110;
+        const int32_t off = kernel ? 3 : 37, params[6] = {mm, n, k, off, -5, -120};
+        odl_matmul_s8_rvv(s8a, s8b, s32bias, mm, n, k, off, &q, &o, s8o_rvv);
+        dump_hex(kernel ? "s8dot_params" : "s8outer_params", params, sizeof params);
+        dump_hex(kernel ? "s8dot_a" : "s8outer_a", s8a, (size_t)mm * k);
+        dump_hex(kernel ? "s8dot_b" : "s8outer_b", s8b, (size_t)n * k);
+        dump_hex(kernel ? "s8dot_bias" : "s8outer_bias", s32bias, sizeof(int32_t) * n);
+        dump_hex(kernel ? "s8dot_mult" : "s8outer_mult", s32mult, sizeof(int32_t) * n);
+        dump_hex(kernel ? "s8dot_shift" : "s8outer_shift", s32shift, sizeof(int32_t) * n);
+        dump_hex(kernel ? "s8dot_out" : "s8outer_out", s8o_rvv, (size_t)mm * n);
+    }
+    /* fp16 NT with accumulate: A[5,11], B[19,11], C[5,19] */
+    fill_f16(h_a, 5 * 11);
+    fill_f16(h_b, 19 * 11);
+    fill_f16(h_c_rvv, 5 * 19);
+    dump_hex("f16_a", h_a, 2 * 5 * 11);
+    dump_hex("f16_b", h_b, 2 * 19 * 11);
+    dump_hex("f16_c0", h_c_rvv, 2 * 5 * 19);
+    odl_matmul_f16_rvv(ODL_MM_NT, h_a, h_b, h_c_rvv, 5, 19, 11, 1);
+    dump_hex("f16_c", h_c_rvv, 2 * 5 * 19);
+}
+
 int main(void) {
     h_puts("START rvv path=");
     h_puts(odl_path_get(ODL_PATH_RVV) ? odl_path_get(ODL_PATH_RVV)->name : "missing");
@@ -452,6 +505,7 @@ int main(void) {
     check_depthwise_s8();
     check_conv2d_s8();
     check_depthwise_f16();
+    dump_cases();
     bench();
     h_puts("DONE ");
     h_putd(failures);
