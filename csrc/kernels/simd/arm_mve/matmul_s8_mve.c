@@ -151,26 +151,36 @@ static inline int32_t odl_mve_sum_s8(const int8_t *b, int32_t k) {
 }
 
 /* Requantize rows x cnt accumulators (acc row stride ODL_MVE_NB; output channels n0..n0+cnt) into out (row stride
- * out_stride). Multipliers and shifts are loaded once per 4 channels for all rows. */
-static void odl_mve_requant_rows(const int32_t *acc, int32_t rows, int32_t n0, int32_t cnt, const odl_requant *q,
-                                 const odl_output_s8 *o, int8_t *out, int32_t out_stride) {
+ * out_stride). Multipliers and shifts are loaded once per 4 channels for all rows; rows is a constant (1 or 3) after
+ * inlining, and only the last, partial group of channels is predicated. */
+__attribute__((always_inline)) static inline void odl_mve_requant_rows(const int32_t *acc, const int rows, int32_t n0,
+                                                                       int32_t cnt, const odl_requant *q,
+                                                                       const odl_output_s8 *o, int8_t *out,
+                                                                       int32_t out_stride) {
 #ifdef ODL_SINGLE_ROUNDING
     for (int32_t t = 0; t < rows; ++t)
         for (int32_t j = 0; j < cnt; ++j)
             out[(size_t)t * out_stride + j] = odl_requant_s8(acc[t * ODL_MVE_NB + j], q, n0 + j, o);
 #else
     const odl_mve_out ov = odl_mve_out_load(o);
-    const int32_t *mp = q->multiplier + (q->per_channel ? n0 : 0), *sp = q->shift + (q->per_channel ? n0 : 0);
-    const int32_t step = q->per_channel ? 4 : 0;
-    for (int32_t j = 0; j < cnt; j += 4, mp += step, sp += step) {
-        const mve_pred16_t p = vctp32q((uint32_t)(cnt - j));
-        const int32x4_t mult = step ? vldrwq_z_s32(mp, p) : vdupq_n_s32(*mp);
-        const int32x4_t sh = step ? vldrwq_z_s32(sp, p) : vdupq_n_s32(*sp);
+    const int32_t pc = q->per_channel;
+    const int32_t *mp = q->multiplier + (pc ? n0 : 0), *sp = q->shift + (pc ? n0 : 0);
+    int32x4_t mult = vdupq_n_s32(*mp), sh = vdupq_n_s32(*sp);
+    int32_t j = 0;
+    for (; j + 4 <= cnt; j += 4) {
+        if (pc) mult = vld1q_s32(mp + j), sh = vld1q_s32(sp + j);
         const int32x4_t lsh = odl_mve_lsh(sh), rsh = odl_mve_rsh(sh);
-        for (int32_t t = 0; t < rows; ++t) {
-            const int32x4_t x = vldrwq_z_s32(acc + t * ODL_MVE_NB + j, p);
-            vstrbq_p_s32(out + (size_t)t * out_stride + j, odl_mve_requant4_lr(x, mult, lsh, rsh, &ov), p);
-        }
+        for (int t = 0; t < rows; ++t)
+            vstrbq_s32(out + (size_t)t * out_stride + j,
+                       odl_mve_requant4_lr(vld1q_s32(acc + t * ODL_MVE_NB + j), mult, lsh, rsh, &ov));
+    }
+    if (j < cnt) {
+        const mve_pred16_t p = vctp32q((uint32_t)(cnt - j));
+        if (pc) mult = vldrwq_z_s32(mp + j, p), sh = vldrwq_z_s32(sp + j, p);
+        const int32x4_t lsh = odl_mve_lsh(sh), rsh = odl_mve_rsh(sh);
+        for (int t = 0; t < rows; ++t)
+            vstrbq_p_s32(out + (size_t)t * out_stride + j,
+                         odl_mve_requant4_lr(vld1q_s32(acc + t * ODL_MVE_NB + j), mult, lsh, rsh, &ov), p);
     }
 #endif
 }
