@@ -18,8 +18,8 @@ from toolkit.train import ProgramRunner, UpdateSpec, build_program
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
-        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
-        self.dw = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)   # not TFLite SAME: explicit pad path
+        self.c1 = nn.Conv2d(3, 8, 3, stride=2, padding=1)             # not TFLite SAME: explicit-window kernels
+        self.dw = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)   # likewise
         self.pw = nn.Conv2d(8, 12, 1)
         self.c2 = nn.Conv2d(12, 12, 3, padding=1)
         self.mp = nn.MaxPool2d(2)
@@ -39,11 +39,11 @@ class Net(nn.Module):
 def qgraph():
     torch.manual_seed(0)
     m = Net().eval()
-    g = from_torch(m, (1, 3, 8, 8), name="net")
+    g = from_torch(m, (1, 3, 16, 16), name="net")
     rng = np.random.default_rng(0)
-    calib = rng.standard_normal((32, 3, 8, 8)).astype(np.float32)
+    calib = rng.standard_normal((32, 3, 16, 16)).astype(np.float32)
     gq = quantize(g, calib)
-    xs = rng.standard_normal((12, 3, 8, 8)).astype(np.float32)
+    xs = rng.standard_normal((12, 3, 16, 16)).astype(np.float32)
     return gq, quantize_input(gq, xs), rng.integers(0, 5, 12)
 
 
@@ -79,6 +79,8 @@ seed = 7
 def test_forward_bit_exact_with_tflite_model_at_every_step(qgraph, rounding):
     gq, xq, ys = qgraph
     prog = build_program(gq, UpdateSpec.parse(SPARSE.format(rounding=rounding)), "int8")
+    kernels = {s.kernel for s in prog.train}
+    assert {"odl_conv2d_s8_forward_window", "odl_depthwise_conv2d_s8_forward_window"} <= kernels
     r = ProgramRunner(prog, poison=True)
     logits_name = prog.meta["logits_tensor"]
     changed = 0

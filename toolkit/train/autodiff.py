@@ -49,7 +49,8 @@ WRITES.update({
     "odl_act_backward_s8": (5,), "odl_conv2d_s8_weight_grad_f32": (10, 11), "odl_conv2d_s8_input_grad_f32": (6,),
     "odl_depthwise_conv2d_s8_weight_grad_f32": (9, 10), "odl_depthwise_conv2d_s8_input_grad_f32": (5,),
     "odl_fully_connected_s8_weight_grad_f32": (10, 11), "odl_fully_connected_s8_input_grad_f32": (6,),
-    "odl_bias_grad_s32_f32": (7,), "odl_clamp_s8": (4,), "odl_sgd_qas_update_s8_lr": (0, 9, 10, 11),
+    "odl_bias_grad_s32_f32": (7,), "odl_clamp_s8": (4,),
+    "odl_conv2d_s8_forward_window": (9,), "odl_depthwise_conv2d_s8_forward_window": (9,), "odl_sgd_qas_update_s8_lr": (0, 9, 10, 11),
     "odl_sgd_qas_update_bias_s32_lr": (0, 7, 8, 9), "odl_lr_cosine_f32": (0, 1),
 })
 READ_WRITE.update({"odl_sgd_qas_update_s8_lr": (0, 9, 10, 11), "odl_sgd_qas_update_bias_s32_lr": (0, 7, 8, 9),

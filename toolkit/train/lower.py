@@ -332,13 +332,15 @@ def fwd_layer_s8(b: Builder, node, mode: str) -> list:
     steps = []
     pad = _tflite_padding(node, xs, ys)
     in_shape, src = xs, X
-    if pad is None:   # explicit padding TFLite's SAME does not produce: pad with the zero point, then VALID
-        pt, pb, pl, pr = node.attrs["pad"]
-        in_shape = (xs[0], xs[1] + pt + pb, xs[2] + pl + pr, xs[3])
-        src = b.add(f"pad_{node.name}", in_shape, "int8", "arena", "activation")
-        steps.append(Step("odl_pad_s8", [Buf(X), Struct("odl_dims", dims(xs)), Int(pt), Int(pb), Int(pl), Int(pr),
-                                         Int(zx), Buf(src)], "forward", node.name))
-        pad = "VALID"
+    if pad is None:   # explicit padding TFLite's SAME does not produce (torch stride 2, padding 1): window kernels
+        win = Struct("odl_window", window(node, xs, ys))
+        if node.op == "depthwise_conv2d":
+            return [Step("odl_depthwise_conv2d_s8_forward_window",
+                         [Buf(X), Struct("odl_dims", dims(xs)), Buf(W), Int(int(node.attrs.get("depth_multiplier", 1))),
+                          bias, win, Int(-zx), q, o, Buf(Y)], "forward", node.name)]
+        return [Step("odl_conv2d_s8_forward_window",
+                     [Buf(X), Struct("odl_dims", dims(xs)), Buf(W), Int(ys[3]), bias, win, Int(-zx), q, o, Buf(Y)],
+                     "forward", node.name)]
     a = node.attrs
     kh, kw = a["kernel"]
     p = Struct("odl_conv_s8_params", {"stride_h": int(a["stride"][0]), "stride_w": int(a["stride"][1]),

@@ -13,6 +13,7 @@
 
 #include "odl/common.h"
 #include "odl/kernels_fp.h"
+#include "odl/quant.h"
 #include "odl/train_s8.h"
 
 /* Cosine schedule (torch CosineAnnealingLR, eta_min 0): *lr = base_lr * 0.5 * (1 + cos(pi * t / total)) with
@@ -66,5 +67,20 @@ odl_status odl_bias_grad_s32_f32(const float *dy, int32_t pixels, int32_t out_c,
 /* int8 clamp (a standalone ReLU / ReLU6 whose input and output share quantization): y = min(max(x, lo), hi).
  * y may alias x. */
 odl_status odl_clamp_s8(const int8_t *x, int32_t n, int32_t lo, int32_t hi, int8_t *y);
+
+/* int8 conv2d (TFLite ConvPerChannel arithmetic) with an explicit window: win gives stride, dilation, the leading
+ * paddings pad_top/pad_left and the output size out_h x out_w (taps outside the input contribute 0). For paddings
+ * TFLite's SAME/VALID cannot express (torch's stride 2, padding 1), without copying the input; direct loops.
+ * filter OHWI [out_c, kernel_h, kernel_w, in_c]; output [n, out_h, out_w, out_c]. */
+odl_status odl_conv2d_s8_forward_window(const int8_t *input, const odl_dims *in_dims, const int8_t *filter,
+                                        int32_t out_c, const int32_t *bias, const odl_window *win,
+                                        int32_t input_offset, const odl_requant *q, const odl_output_s8 *o,
+                                        int8_t *output);
+/* int8 depthwise conv2d (TFLite DepthwiseConvPerChannel arithmetic) with an explicit window, as above; filter 1HWC
+ * [1, kernel_h, kernel_w, in_c * depth_multiplier]. */
+odl_status odl_depthwise_conv2d_s8_forward_window(const int8_t *input, const odl_dims *in_dims, const int8_t *filter,
+                                                  int32_t depth_multiplier, const int32_t *bias,
+                                                  const odl_window *win, int32_t input_offset, const odl_requant *q,
+                                                  const odl_output_s8 *o, int8_t *output);
 
 #endif /* ODL_TRAIN_STEP_H */
