@@ -11,7 +11,7 @@ picolibc=/usr/lib/picolibc/riscv64-unknown-elf
 libgcc=$(ls /usr/lib/gcc/riscv64-unknown-elf/*/$multilib/libgcc.a | head -n 1)
 k=$root/csrc/kernels
 exec clang-19 --target=riscv32-unknown-elf -march=rv32imafc_zicsr_zfh_zve32f_zvfh -mabi=ilp32f -mcmodel=medany \
-    -O2 -g -ffreestanding -fno-builtin -nostdlib -nostdlibinc -isystem "$picolibc/include" -DODL_WITH_RVV "$@" \
+    -O2 -g -ffp-contract=off -fno-strict-aliasing -ffreestanding -fno-builtin -nostdlib -nostdlibinc -isystem "$picolibc/include" -DODL_WITH_RVV "$@" \
     -I"$root/csrc/include" -I"$k" -I"$k/ref" -I"$here" -Wall -Wno-unused-function \
     -fuse-ld=lld-19 -T "$here/link.ld" -Wl,--gc-sections \
     "$here/start.S" "$here/test_rvv.c" \

@@ -19,28 +19,26 @@
 static void odl_rvv_dw_s8_store(vint32m8_t acc, size_t vl, const odl_requant *q, const odl_output_s8 *o, int32_t c0,
                                 int32_t dm, int32_t m, int8_t *dst) {
 #ifndef ODL_SINGLE_ROUNDING
-    if (dm == 1 || !q->per_channel) {
-        const size_t vlmax4 = __riscv_vsetvlmax_e32m4();
-        for (size_t h = 0, done = 0; done < vl; ++h) {
-            const size_t n = vl - done < vlmax4 ? vl - done : vlmax4;
-            const vint32m4_t part = h ? __riscv_vget_v_i32m8_i32m4(acc, 1) : __riscv_vget_v_i32m8_i32m4(acc, 0);
-            const vint8m1_t r = odl_rvv_requant_s8(part, q, c0 + (int32_t)done, o, n);
-            if (dm == 1)
-                __riscv_vse8_v_i8m1(dst + c0 + done, r, n);
-            else
-                __riscv_vsse8_v_i8m1(dst + (size_t)(c0 + (int32_t)done) * dm + m, dm, r, n);
-            done += n;
-        }
-        return;
+    const size_t vlmax4 = __riscv_vsetvlmax_e32m4();
+    for (size_t h = 0, done = 0; done < vl; ++h) {
+        const size_t cnt = vl - done < vlmax4 ? vl - done : vlmax4;
+        const vint32m4_t part = h ? __riscv_vget_v_i32m8_i32m4(acc, 1) : __riscv_vget_v_i32m8_i32m4(acc, 0);
+        const int32_t oc0 = (c0 + (int32_t)done) * dm + m; /* output channel of the first lane */
+        const vint8m1_t r = odl_rvv_requant_s8_strided(part, q, oc0, dm, o, cnt);
+        if (dm == 1)
+            __riscv_vse8_v_i8m1(dst + oc0, r, cnt);
+        else
+            __riscv_vsse8_v_i8m1(dst + oc0, dm, r, cnt);
+        done += cnt;
     }
-#endif
-    /* single rounding, or per-channel parameters of channels c*dm+m (strided): lane by lane */
+#else /* single rounding: lane by lane */
     int32_t buf[ODL_RVV_DW_LANES];
     __riscv_vse32_v_i32m8(buf, acc, vl);
     for (size_t l = 0; l < vl; ++l) {
         const int32_t oc = (c0 + (int32_t)l) * dm + m;
         dst[oc] = odl_requant_s8(buf[l], q, oc, o);
     }
+#endif
 }
 
 odl_status odl_depthwise_conv2d_s8_forward_rvv(const int8_t *input, const odl_dims *in_dims, const int8_t *filter,

@@ -23,13 +23,16 @@
 
 #define ODL_RVV_INLINE static inline __attribute__((always_inline))
 
-/* int8 outputs of 16 (or fewer) int32 accumulators of output channels ch0.. ch0+vl-1. */
-ODL_RVV_INLINE vint8m1_t odl_rvv_requant_s8(vint32m4_t acc, const odl_requant *q, int32_t ch0, const odl_output_s8 *o,
-                                            size_t vl) {
+/* int8 outputs of 16 (or fewer) int32 accumulators of output channels ch0, ch0 + ch_stride, ... */
+ODL_RVV_INLINE vint8m1_t odl_rvv_requant_s8_strided(vint32m4_t acc, const odl_requant *q, int32_t ch0,
+                                                    ptrdiff_t ch_stride, const odl_output_s8 *o, size_t vl) {
     vint32m4_t mult, shift;
-    if (q->per_channel) {
+    if (q->per_channel && ch_stride == 1) {
         mult = __riscv_vle32_v_i32m4(q->multiplier + ch0, vl);
         shift = __riscv_vle32_v_i32m4(q->shift + ch0, vl);
+    } else if (q->per_channel) {
+        mult = __riscv_vlse32_v_i32m4(q->multiplier + ch0, ch_stride * 4, vl);
+        shift = __riscv_vlse32_v_i32m4(q->shift + ch0, ch_stride * 4, vl);
     } else {
         mult = __riscv_vmv_v_x_i32m4(q->multiplier[0], vl);
         shift = __riscv_vmv_v_x_i32m4(q->shift[0], vl);
@@ -46,6 +49,12 @@ ODL_RVV_INLINE vint8m1_t odl_rvv_requant_s8(vint32m4_t acc, const odl_requant *q
     x = __riscv_vmax_vx_i32m4(x, o->act_min, vl);
     x = __riscv_vmin_vx_i32m4(x, o->act_max, vl);
     return __riscv_vncvt_x_x_w_i8m1(__riscv_vncvt_x_x_w_i16m2(x, vl), vl);
+}
+
+/* int8 outputs of 16 (or fewer) int32 accumulators of output channels ch0 .. ch0 + vl - 1. */
+ODL_RVV_INLINE vint8m1_t odl_rvv_requant_s8(vint32m4_t acc, const odl_requant *q, int32_t ch0, const odl_output_s8 *o,
+                                            size_t vl) {
+    return odl_rvv_requant_s8_strided(acc, q, ch0, 1, o, vl);
 }
 
 /* Requantize acc[0..count) of channels ch0.. and store them to out with a byte stride (1 = contiguous). */
