@@ -96,7 +96,7 @@ odl_status odl_depthwise_conv2d_f16_weight_grad_rvv(const odl_conv_f_params *p, 
 }
 
 /* Taps of one input coordinate i in the gather form: every k with i + pad - k*dil = o*stride, 0 <= o < out. */
-#define ODL_RVV_MAX_TAPS 64
+#define ODL_RVV_MAX_TAPS 32 /* wider windows take the tap-by-tap path */
 static int32_t odl_rvv_gather_taps(int32_t i, int32_t pad, int32_t dil, int32_t stride, int32_t taps, int32_t out,
                                    int32_t *k_list, int32_t *o_list) {
     int32_t cnt = 0;

@@ -75,15 +75,13 @@ ODL_RVV_INLINE void odl_rvv_requant_store_s8(const int32_t *acc, const odl_requa
 #endif
 }
 
-/* Requantize up to 2 x 16 lanes of int32 accumulators (LMUL 8) of channels ch0.. and store them contiguously. */
+/* Requantize vl <= 32 lanes of int32 accumulators (LMUL 8) of channels ch0.. and store them contiguously. */
 ODL_RVV_INLINE void odl_rvv_requant_store_m8(vint32m8_t acc, size_t vl, const odl_requant *q, int32_t ch0,
                                              const odl_output_s8 *o, int8_t *out) {
 #ifdef ODL_SINGLE_ROUNDING
-    int32_t buf[64];
-    for (size_t done = 0; done < vl; done += 64) { /* vl <= 64 for VLEN <= 256 */
-        __riscv_vse32_v_i32m8(buf, acc, vl);
-        for (size_t l = 0; l < vl; ++l) out[l] = odl_requant_s8(buf[l], q, ch0 + (int32_t)l, o);
-    }
+    int32_t buf[32]; /* callers pass vl <= 32 */
+    __riscv_vse32_v_i32m8(buf, acc, vl);
+    for (size_t l = 0; l < vl; ++l) out[l] = odl_requant_s8(buf[l], q, ch0 + (int32_t)l, o);
 #else
     const size_t vlmax4 = __riscv_vsetvlmax_e32m4();
     const size_t n0 = vl < vlmax4 ? vl : vlmax4;
