@@ -9,9 +9,18 @@ extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, _
 int main(void);
 void odl_test_reset(void);
 
-static void odl_test_fault(void) {
-    odl_test_puts("FAULT\n");
+void odl_test_putx(uint32_t v);
+
+/* Print the faulting PC (from the exception frame on the main stack) and stop. */
+__attribute__((used)) static void odl_test_fault_report(const uint32_t *frame) {
+    odl_test_puts("FAULT pc=");
+    odl_test_putx(frame[6]);
+    odl_test_puts("\n");
     odl_test_exit(3);
+}
+
+__attribute__((naked)) static void odl_test_fault(void) {
+    __asm__ volatile("mrs r0, msp\n\tb odl_test_fault_report");
 }
 
 __attribute__((section(".vectors"), used)) static const void *const odl_test_vectors[16] = {

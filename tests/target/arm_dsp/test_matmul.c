@@ -20,10 +20,12 @@ typedef struct {
 } s8_case;
 
 static const s8_case s8_cases[] = {
-    /* anchor shapes */
+    /* anchor shapes (case 3: misaligned A) */
     {256, 16, 144, 128, 1, 1, -10, 0, -5, -128, 127, 1},
     {256, 32, 32, 3, 1, 1, -9, 1, 12, -12, 127, 2},
     {1, 64, 256, -7, 1, 1, -11, 0, 0, -128, 127, 3},
+    {42, 16, 144, 128, 1, 1, -10, 0, -5, -128, 127, 30},
+    {13, 8, 64, -3, 1, 1, -8, 0, 0, -128, 127, 33},
     /* every row/column/K tail */
     {1, 1, 1, 0, 0, 0, -1, -1, 0, -128, 127, 4},
     {3, 5, 7, 128, 1, 1, -8, 0, -3, -128, 127, 5},
@@ -48,7 +50,7 @@ static const s8_case s8_cases[] = {
 
 #define MAXA (256 * 160)
 #define MAXB (64 * 1600)
-static int8_t A[MAXA], B[MAXB], OUT_REF[256 * 64], OUT_DSP[256 * 64];
+static int8_t A_STORE[MAXA + 4] __attribute__((aligned(8))), B[MAXB], OUT_REF[256 * 64], OUT_DSP[256 * 64];
 static int32_t BIAS[64], MULT[64], SHIFT[64];
 
 static uint32_t fnv1a(const void *p, size_t n) {
@@ -59,6 +61,8 @@ static uint32_t fnv1a(const void *p, size_t n) {
 }
 
 static int run_s8(const s8_case *c) {
+    /* every third case reads A from an odd address (the word-aligned fast loads must not be taken) */
+    int8_t *const A = A_STORE + (c->seed % 3 == 0 ? 1 : 0);
     uint32_t s = c->seed;
     for (int32_t i = 0; i < c->m * c->k; ++i) A[i] = (int8_t)(odl_test_rand(&s) >> 24);
     for (int32_t i = 0; i < c->n * c->k; ++i) B[i] = (int8_t)(odl_test_rand(&s) >> 24);

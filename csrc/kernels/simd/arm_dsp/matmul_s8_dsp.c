@@ -81,6 +81,15 @@ static inline uint32_t odl_ld_tail(const int8_t *p, int32_t n) {
     "sxtb16 %[w], %[w], ror #8\n\t"                                                                             \
     "strd %[e], %[w], [%[d]], #" STRIDE "\n\t"
 
+#define ODL_DSP_WIDEN2(STRIDE)                                                                                     \
+    "ldrd %[w], %[v], [%[p]], #8\n\t"                                                                          \
+    "sxtb16 %[e], %[w]\n\t"                                                                                     \
+    "sxtb16 %[w], %[w], ror #8\n\t"                                                                             \
+    "strd %[e], %[w], [%[d]], #" STRIDE "\n\t"                                                                  \
+    "sxtb16 %[e], %[v]\n\t"                                                                                     \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                                             \
+    "strd %[e], %[v], [%[d]], #" STRIDE "\n\t"
+
 /* Widen rows a[0..rows) (row stride k) into buf: group g of row r at words buf[(g * rows + r) * 2 + {0,1}] =
  * taps (0,2) and (1,3). The tail group is zero-padded. */
 static void odl_dsp_widen_rows(const int8_t *a, int32_t k, int32_t rows, int32_t a_offset, uint32_t *dst) {
@@ -100,15 +109,29 @@ static void odl_dsp_widen_rows(const int8_t *a, int32_t k, int32_t rows, int32_t
         }
         return;
     }
+    const int aligned = (((uintptr_t)a | (uintptr_t)k) & 3) == 0;
     for (int32_t r = 0; r < rows; ++r) {
         const int8_t *p = a + (size_t)r * k;
         uint32_t *d = dst + 2 * r;
         int32_t g = full;
-        uint32_t w, e;
-        /* LDR, 2 SXTB16, STRD with post-increment: 4 instructions per group (GCC makes 8) */
+        uint32_t w, e, v;
+        /* 4 groups per step: LDRD (word-aligned rows) or 2 LDR, then 2 SXTB16 + STRD with post-increment per
+         * group: 3.5 or 4 instructions per group (GCC makes 8) */
+        if (rows == 6 && aligned)
+            for (; g >= 4; g -= 4)
+                __asm__ volatile(ODL_DSP_WIDEN2("48") ODL_DSP_WIDEN2("48")
+                                 : [p] "+r"(p), [d] "+r"(d), [w] "=&r"(w), [e] "=&r"(e), [v] "=&r"(v)
+                                 :
+                                 : "memory");
         if (rows == 6)
-            for (; g >= 2; g -= 2)
-                __asm__ volatile(ODL_DSP_WIDEN1("48") ODL_DSP_WIDEN1("48")
+            for (; g >= 4; g -= 4)
+                __asm__ volatile(ODL_DSP_WIDEN1("48") ODL_DSP_WIDEN1("48") ODL_DSP_WIDEN1("48") ODL_DSP_WIDEN1("48")
+                                 : [p] "+r"(p), [d] "+r"(d), [w] "=&r"(w), [e] "=&r"(e)
+                                 :
+                                 : "memory");
+        if (rows == 1)
+            for (; g >= 4; g -= 4)
+                __asm__ volatile(ODL_DSP_WIDEN1("8") ODL_DSP_WIDEN1("8") ODL_DSP_WIDEN1("8") ODL_DSP_WIDEN1("8")
                                  : [p] "+r"(p), [d] "+r"(d), [w] "=&r"(w), [e] "=&r"(e)
                                  :
                                  : "memory");
@@ -184,16 +207,18 @@ static inline int8_t odl_dsp_out(int32_t acc, int fast, const odl_dsp_col *p, in
 #define ODL_DSP_CLOBBER6 "r8", "r9", "r10", "r11", "cc", "memory"
 
 /* 6 rows (widened in buf) x columns [j0, j1), one column at a time: per 4 taps LDR + 2 SXTB16 + 3 LDM + 12 SMLAD =
- * 18 instructions for 24 MACs. */
-static __attribute__((noinline)) void odl_dsp_rows6(const uint32_t *buf, const int8_t *b, int32_t j0, int32_t j1,
-                                                    int32_t k, int32_t n, int8_t *out, int fast,
-                                                    const odl_dsp_col *cols, const odl_requant *q,
-                                                    const odl_output_s8 *o) {
+ * 18 instructions for 24 MACs. FAST / CLAMP / TAIL are constants in each inlined copy (no per-column tests). */
+static inline __attribute__((always_inline)) void odl_dsp_rows6_impl(const uint32_t *buf, const int8_t *b, int32_t nc,
+                                                                    int32_t k, int32_t n, int8_t *out,
+                                                                    const odl_dsp_col *p, const odl_requant *q,
+                                                                    const odl_output_s8 *o, int32_t j, const int FAST,
+                                                                    const int CLAMP, const int TAIL) {
     const int32_t full = k >> 2, tail = k & 3;
-    const int32_t lo = o->act_min, hi = o->act_max, clamp = lo > -128 || hi < 127;
-    const uint32_t *end4 = buf + (size_t)(full & ~3) * 12;
-    for (int32_t j = j0; j < j1; ++j) {
-        const odl_dsp_col *p = &cols[j - j0];
+    const int32_t lo = o->act_min, hi = o->act_max, clamp = CLAMP;
+    const uint32_t *end4 = buf + (size_t)full * 12; /* the remainder groups run first, then 4 at a time */
+    const int32_t rem = full & 3;
+    const int8_t *pbj = b;
+    for (const odl_dsp_col *pend = p + nc; p < pend; ++p, ++j, ++out, pbj += k) {
         register int32_t c0 __asm__("r0") = p->init;
         register int32_t c1 __asm__("r1") = c0;
         register int32_t c2 __asm__("r2") = c0;
@@ -203,7 +228,9 @@ static __attribute__((noinline)) void odl_dsp_rows6(const uint32_t *buf, const i
         register uint32_t e __asm__("r6");
         register uint32_t w __asm__("r7");
         register const uint32_t *pa __asm__("r12") = buf;
-        register const int8_t *pb __asm__("lr") = b + (size_t)j * k;
+        register const int8_t *pb __asm__("lr") = pbj;
+        for (int32_t g = rem; g > 0; --g)
+            __asm__ volatile(ODL_DSP_GROUP6 : [pb] "+r"(pb), ODL_DSP_ACC6 : : ODL_DSP_CLOBBER6);
         if (full >= 4)
             __asm__ volatile("1:\n\t" ODL_DSP_GROUP6 ODL_DSP_GROUP6 ODL_DSP_GROUP6 ODL_DSP_GROUP6
                              "ldr %[e], %[end]\n\t"
@@ -212,16 +239,14 @@ static __attribute__((noinline)) void odl_dsp_rows6(const uint32_t *buf, const i
                              : [pb] "+r"(pb), ODL_DSP_ACC6
                              : [end] "m"(end4)
                              : ODL_DSP_CLOBBER6);
-        for (int32_t g = full & 3; g > 0; --g)
-            __asm__ volatile(ODL_DSP_GROUP6 : [pb] "+r"(pb), ODL_DSP_ACC6 : : ODL_DSP_CLOBBER6);
-        if (tail) {
+        if (TAIL) {
             uint32_t tw = odl_ld_tail(pb, tail); /* the padded last group, read from a local word */
             register const int8_t *pt __asm__("lr") = (const int8_t *)&tw;
             __asm__ volatile(ODL_DSP_GROUP6 : [pb] "+r"(pt), ODL_DSP_ACC6 : "m"(tw) : ODL_DSP_CLOBBER6);
         }
         const int32_t a0 = c0, a1 = c1, a2 = c2, a3 = c3, a4 = c4, a5 = c5;
-        int8_t *dst = out + j;
-        if (fast) {
+        int8_t *dst = out;
+        if (FAST) {
             const int32_t ls1 = p->ls1, mult = p->mult, cst = p->c, e_sh = p->e, e_nz = p->e != 0;
             int32_t v0, v1, v2, v3, v4, v5;
             ODL_DSP_RQ(v0, a0);
@@ -243,6 +268,24 @@ static __attribute__((noinline)) void odl_dsp_rows6(const uint32_t *buf, const i
             for (int32_t r = 0; r < 6; ++r) dst[(size_t)r * n] = odl_requant_s8(acc[r], q, j, o);
         }
     }
+}
+
+static __attribute__((noinline)) void odl_dsp_rows6(const uint32_t *buf, const int8_t *b, int32_t j0, int32_t j1,
+                                                    int32_t k, int32_t n, int8_t *out, int fast,
+                                                    const odl_dsp_col *cols, const odl_requant *q,
+                                                    const odl_output_s8 *o) {
+    const int clamp = o->act_min > -128 || o->act_max < 127, tail = (k & 3) != 0;
+    const int8_t *pb = b + (size_t)j0 * k;
+    const int32_t nc = j1 - j0;
+    out += j0;
+    if (!fast)
+        odl_dsp_rows6_impl(buf, pb, nc, k, n, out, cols, q, o, j0, 0, 0, tail);
+    else if (!clamp && !tail)
+        odl_dsp_rows6_impl(buf, pb, nc, k, n, out, cols, q, o, j0, 1, 0, 0);
+    else if (clamp && !tail)
+        odl_dsp_rows6_impl(buf, pb, nc, k, n, out, cols, q, o, j0, 1, 1, 0);
+    else
+        odl_dsp_rows6_impl(buf, pb, nc, k, n, out, cols, q, o, j0, 1, clamp, 1);
 }
 
 /* 1 row x 4 columns over `groups` (> 0) full groups; pa: the widened row, pb[4]: the weight rows (advanced).
