@@ -54,6 +54,10 @@ class Builder:
     grad: dict = field(default_factory=dict)      # representative -> gradient buffer
     rg: dict = field(default_factory=dict)        # IR tensor -> needs a gradient
     next_id: int = 0
+    masks: dict = field(default_factory=dict)     # node name -> 1-bit relu mask buffer (fp modes)
+    scratch_cap: int = 16384
+    grad_chunk_bytes: int = 8192
+    reorder_now: bool = True
     _tmp: int = 0
 
     # ---- basic helpers ------------------------------------------------------------------------------------------
@@ -488,11 +492,8 @@ def build_program(graph, spec: UpdateSpec | str | None = None, precision: str = 
         raise OdlError(f"graph {graph.name}: training needs exactly one input and one output")
     _check_dtypes(graph, precision)
     rs = spec.resolve(graph)
-    b = Builder(graph, precision, spec, rs)
-    b.masks = {}
-    b.scratch_cap = scratch_cap
-    b.grad_chunk_bytes = int(grad_chunk_bytes)
-    b.reorder_now = reorder
+    b = Builder(graph, precision, spec, rs, scratch_cap=scratch_cap, grad_chunk_bytes=int(grad_chunk_bytes),
+                reorder_now=reorder)
     # reshape aliasing (union of each reshape's output into its input's class)
     for n in graph.nodes:
         if n.op in ("reshape", "softmax"):

@@ -107,7 +107,7 @@ class Buffer:
         if self.storage not in STORAGES:
             raise OdlError(f"buffer {self.name}: storage {self.storage!r} not in {STORAGES}")
         if self.init is not None:
-            self.init = np.ascontiguousarray(self.init, dtype=self.dtype).reshape(self.shape)
+            self.init = np.array(self.init, dtype=self.dtype, copy=True, order="C").reshape(self.shape)
 
     @property
     def size(self) -> int:
