@@ -24,7 +24,7 @@
 /* Raw sums of an MR x NR block (MR, NR in {1, 2}) over all k; with COLSUM also sum_k b of the NR columns. */
 ODL_RVV_INLINE void odl_rvv_mm_s8_block(const int8_t *a, const int8_t *b, int32_t k, const int MR, const int NR,
                                         const int COLSUM, int32_t *raw0, int32_t *raw1, int32_t *colsum) {
-    const int8_t *a0 = a, *a1 = a + k, *b0 = b, *b1 = b + k;
+    const int8_t *a0 = a, *a1 = MR == 2 ? a + k : a, *b0 = b, *b1 = NR == 2 ? b + k : b; /* no pointer past the rows */
     const vint32m1_t zero = __riscv_vmv_v_x_i32m1(0, 1);
     vint32m1_t s00 = zero, s01 = zero, s10 = zero, s11 = zero, c0 = zero, c1 = zero;
     for (size_t left = (size_t)k, vl; left > 0; left -= vl) {
@@ -98,7 +98,7 @@ ODL_RVV_INLINE void odl_rvv_mm_s8_outer_block(const int MR, const int8_t *a, con
                                               const int32_t *colterm, const odl_requant *q, int32_t j0,
                                               const odl_output_s8 *o, int8_t *out, int32_t n) {
     vint32m8_t acc0 = __riscv_vmv_v_x_i32m8(0, vl), acc1 = acc0, acc2 = acc0;
-    const int8_t *a0 = a, *a1 = a + k, *a2 = a + 2 * k, *bp = b;
+    const int8_t *a0 = a, *a1 = MR > 1 ? a + k : a, *a2 = MR > 2 ? a + 2 * k : a, *bp = b;
 #define ODL_RVV_OUTER_STEP(u)                                                                        \
     do {                                                                                             \
         const vint16m4_t vb_ = __riscv_vsext_vf2_i16m4(__riscv_vlse8_v_i8m2(bp + (u), k, vl), vl);   \
