@@ -95,7 +95,7 @@ static inline void odl_dw_store8(int32x4_t ae, int32x4_t ao, int32_t c, int32_t 
  * (start values in, sums out); x advances by xstep per tap and xadj more per tap row, w by wstep and wadj. */
 typedef struct {
     int32x4_t acc[4];
-    int32_t nkx, xstep, wstep, xadj, wadj, off;
+    int32_t nkx, xstep, wstep, xadj, wadj, off; /* read by the assembly at fixed offsets: keep the order */
 } odl_dw_win16;
 
 /* Sums (x + off) * w over the window. Assembly, so the 4 accumulators and 4 temporaries fit the 8 Q registers:
@@ -104,10 +104,13 @@ typedef struct {
 __attribute__((noinline)) static void odl_dw_window16(const int8_t *xp, const int8_t *wp, int32_t nky,
                                                       odl_dw_win16 *wn) {
     int32x4_t a0 = wn->acc[0], a1 = wn->acc[1], a2 = wn->acc[2], a3 = wn->acc[3];
-    const int32_t nkx = wn->nkx, xstep = wn->xstep, wstep = wn->wstep, xadj = wn->xadj, wadj = wn->wadj;
-    const int32_t off = wn->off;
-    __asm__ volatile("1:\n"
-                     "wls lr, %[nkx], 3f\n"
+    const int32_t *prm = &wn->nkx; /* nkx, xstep, wstep, xadj, wadj, off at byte offsets 0, 4, 8, 12, 16, 20 */
+    int32_t xstep, wstep, off, t3, t4;
+    __asm__ volatile("ldrd %[xs], %[ws], [%[prm], #4]\n"
+                     "ldr %[off], [%[prm], #20]\n"
+                     "1:\n"
+                     "ldr %[t3], [%[prm]]\n"
+                     "wls lr, %[t3], 3f\n"
                      "2:\n"
                      "vldrb.s16 q4, [%[xp]]\n"
                      "vldrb.s16 q5, [%[wp]]\n"
@@ -123,18 +126,19 @@ __attribute__((noinline)) static void odl_dw_window16(const int8_t *xp, const in
                      "vmullt.s16 q7, q4, q5\n"
                      "vadd.i32 %q[a2], %q[a2], q6\n"
                      "vadd.i32 %q[a3], %q[a3], q7\n"
-                     "add %[xp], %[xstep]\n"
-                     "add %[wp], %[wstep]\n"
+                     "add %[xp], %[xs]\n"
+                     "add %[wp], %[ws]\n"
                      "le lr, 2b\n"
                      "3:\n"
-                     "add %[xp], %[xadj]\n"
-                     "add %[wp], %[wadj]\n"
+                     "ldrd %[t3], %[t4], [%[prm], #12]\n"
+                     "add %[xp], %[t3]\n"
+                     "add %[wp], %[t4]\n"
                      "subs %[nky], #1\n"
                      "bne 1b\n"
                      : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [xp] "+l"(xp), [wp] "+l"(wp),
-                       [nky] "+r"(nky)
-                     : [nkx] "r"(nkx), [xstep] "r"(xstep), [wstep] "r"(wstep), [xadj] "r"(xadj), [wadj] "r"(wadj),
-                       [off] "r"(off)
+                       [nky] "+r"(nky), [xs] "=&r"(xstep), [ws] "=&r"(wstep), [off] "=&r"(off), [t3] "=&r"(t3),
+                       [t4] "=&r"(t4)
+                     : [prm] "r"(prm)
                      : "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15", "lr", "cc", "memory");
     wn->acc[0] = a0, wn->acc[1] = a1, wn->acc[2] = a2, wn->acc[3] = a3;
 }

@@ -59,26 +59,30 @@ static inline void odl_mve_dot3x2(const int8_t *a0, const int8_t *a1, const int8
 
 /* Rows a, a+k, a+2k against `pairs` pairs of B rows starting at b: acc[t][j] (t = 0..2, row stride ODL_MVE_NB)
  * holds each output's start value and receives its sum. The whole column loop is one assembly block, so a pair of
- * columns costs 17 instructions besides its inner loop (3 LDRD + 3 STRD of the 6 accumulators, pointer updates
- * through three stack slots: end of acc, a, next b). */
+ * columns costs 20 instructions besides its inner loop (3 LDRD + 3 STRD of the 6 accumulators, pointer updates
+ * through four stack slots: acc, end of acc, a, next b). r7 is not used (it is the frame pointer in -O0 builds). */
 static inline void odl_mve_rows3(const int8_t *a, const int8_t *b, int32_t k, int32_t pairs, int32_t *acc) {
+    /* stack slots: [sp] end of acc, [sp+4] a0, [sp+8] next b0, [sp+12] acc (r7, a frame pointer in some builds,
+     * is left alone) */
     register int32_t *end __asm__("r0") = acc + 2 * pairs;
     register const int8_t *pa __asm__("r1") = a;
-    register int32_t *pacc __asm__("r7") = acc;
+    register int32_t *pacc __asm__("r2") = acc;
     register const int8_t *pb __asm__("r9") = b;
     register int32_t n __asm__("r12") = k;
     __asm__ volatile("push {r0, r1, r9}\n"
+                     "str r2, [sp, #-4]!\n" /* now [sp] acc, [sp+4] end, [sp+8] a0, [sp+12] next b0 */
                      "1:\n"
-                     "ldr r9, [sp, #8]\n"  /* b0 */
-                     "add r11, r9, r12\n"  /* b1 = b0 + k */
+                     "ldr r9, [sp, #12]\n"  /* b0 */
+                     "add r11, r9, r12\n"   /* b1 = b0 + k */
                      "add r1, r11, r12\n"
-                     "str r1, [sp, #8]\n"  /* next b0 = b0 + 2k */
-                     "ldr r1, [sp, #4]\n"  /* a0 */
-                     "add r3, r1, r12\n"   /* a1 */
-                     "add r5, r3, r12\n"   /* a2 */
-                     "ldrd r0, r2, [r7]\n"
-                     "ldrd r4, r6, [r7, #128]\n"
-                     "ldrd r8, r10, [r7, #256]\n"
+                     "str r1, [sp, #12]\n"  /* next b0 = b0 + 2k */
+                     "ldr r1, [sp]\n"
+                     "ldrd r4, r6, [r1, #128]\n"
+                     "ldrd r8, r10, [r1, #256]\n"
+                     "ldrd r0, r2, [r1]\n"
+                     "ldr r1, [sp, #8]\n"   /* a0 */
+                     "add r3, r1, r12\n"    /* a1 */
+                     "add r5, r3, r12\n"    /* a2 */
                      "wlstp.8 lr, r12, 3f\n"
                      "2:\n"
                      "vldrb.8 q0, [r9], #16\n"
@@ -94,17 +98,19 @@ static inline void odl_mve_rows3(const int8_t *a, const int8_t *b, int32_t k, in
                      "vmladava.s8 r10, q2, q1\n"
                      "letp lr, 2b\n"
                      "3:\n"
-                     "strd r4, r6, [r7, #128]\n"
-                     "strd r8, r10, [r7, #256]\n"
-                     "strd r0, r2, [r7], #8\n"
-                     "ldr r0, [sp]\n"
-                     "cmp r7, r0\n"
+                     "ldr r1, [sp]\n"
+                     "strd r4, r6, [r1, #128]\n"
+                     "strd r8, r10, [r1, #256]\n"
+                     "strd r0, r2, [r1], #8\n"
+                     "str r1, [sp]\n"
+                     "ldr r0, [sp, #4]\n"
+                     "cmp r1, r0\n"
                      "bne 1b\n"
-                     "add sp, #12\n"
+                     "add sp, #16\n"
                      : "+r"(end), "+r"(pa), "+r"(pacc), "+r"(pb)
                      : "r"(n)
-                     : "r2", "r3", "r4", "r5", "r6", "r8", "r10", "r11", "lr", "d0", "d1", "d2", "d3", "d4", "d5",
-                       "d6", "d7", "cc", "memory");
+                     : "r3", "r4", "r5", "r6", "r8", "r10", "r11", "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6",
+                       "d7", "cc", "memory");
 }
 #if ODL_MVE_NB != 32
 #error "odl_mve_rows3 hard-codes the accumulator row stride (ODL_MVE_NB * 4 = 128 bytes)"
