@@ -4,7 +4,7 @@ The C programs in tests/target/arm_dsp/ are built with arm-none-eabi-gcc and run
 - test_matmul.c runs every int8 case through the reference C and the DSP matmul on the target (bit-exact compare)
   and prints an FNV-1a hash of the DSP output; here the same inputs are regenerated (same xorshift32) and the hash
   is recomputed from a numpy model of TFLite's arithmetic, so the target's result is also checked off the target.
-  fp32 cases are checked on the target against the reference and a double-precision sum (|err| <= 1e-6 sum|ab|),
+  fp32 cases are checked on the target against a double-precision sum (|err| <= (K+1) 2^-24 (sum|ab| + |c|)),
   fp16 cases against the reference within one fp16 ulp (fp32 accumulation in both, one rounding per output).
 - bench_matmul.c runs the anchor shapes' matmuls between two marker functions; a QEMU TCG plugin
   (insncount.c) counts the instructions executed in between, exactly.
@@ -45,7 +45,9 @@ def _build(tmp: Path, board: str, program: str, extra: list[str] = ()) -> Path:
     elf = tmp / f"{Path(program).stem}-{board}.elf"
     kernels = sorted((ROOT / "csrc/kernels/simd/arm_dsp").glob("*.c"))
     cmd = [
-        "arm-none-eabi-gcc", "-O2", "-mthumb", "-mfloat-abi=hard", "-mfp16-format=ieee", *flags, "-Wall", "-Werror",
+        # the firmware library's flags (CMakeLists.txt) on the board's CPU flags
+        "arm-none-eabi-gcc", "-O2", "-std=gnu11", "-ffp-contract=off", "-fno-strict-aliasing", "-mthumb",
+        "-mfloat-abi=hard", "-mfp16-format=ieee", *flags, "-Wall", "-Werror",
         "-DODL_WITH_ARM_DSP", *extra,
         f"-I{ROOT / 'csrc/include'}", f"-I{ROOT / 'csrc/kernels'}", f"-I{SRC}",
         str(SRC / "startup.c"), str(SRC / program), *map(str, kernels), str(ROOT / "csrc/kernels/ref/matmul_ref.c"),
@@ -190,6 +192,7 @@ def test_matmul_instruction_counts_cm4(plugin, tmp_path):
         assert ref / ins >= 3.0, report[-1]  # every SIMD path >= 3x its reference C
         if kernel == "matmul_s8":
             assert mpi > CMSIS_M4[(m, n, k)], report[-1]  # beats CMSIS-NN's M4 kernel on the same shape
-        if (kernel, m) == ("matmul_s8", 256):
-            assert mpi >= 0.6, report[-1]
+        # what this path reaches today (exact counts, so these are regression bounds with a small margin)
+        floor = {(256, 16, 144): 1.0, (256, 32, 32): 0.72, (1, 64, 256): 0.5}.get((m, n, k)) if kernel == "matmul_s8" else 0.3
+        assert mpi >= floor, report[-1]
     print("\n".join(report))

@@ -12,7 +12,8 @@ odl_status odl_matmul_f32_dsp(odl_mm_layout, const float *, const float *, float
 odl_status odl_matmul_f16_dsp(odl_mm_layout, const odl_f16 *, const odl_f16 *, odl_f16 *, int32_t, int32_t, int32_t,
                               int32_t);
 
-static int8_t A[256 * 256], B[64 * 256], OUT[256 * 64];
+/* word-aligned like an im2col buffer from the arena */
+static int8_t A[256 * 256] __attribute__((aligned(8))), B[64 * 256] __attribute__((aligned(8))), OUT[256 * 64];
 static float FA[64 * 64], FB[64 * 64], FC[64 * 64];
 static odl_f16 HA[64 * 64], HB[64 * 64], HC[64 * 64];
 static int32_t BIAS[64], MULT[64], SHIFT[64];
