@@ -58,7 +58,7 @@ def _build_and_run(tmp_path_factory, *cflags):
         macs, ref, rvv = (int(x) for x in m.group(5, 6, 7))
         bench.append(dict(kernel=kernel, dtype=dtype, pass_=pas, shape=shape, macs=macs, ref=ref, rvv=rvv))
     vecs = {m.group(1): bytes.fromhex(m.group(2)) for m in re.finditer(r"^VEC (\S+) ([0-9a-f]*)$", out, re.M)}
-    return dict(rc=proc.returncode, out=out, checks=checks, bench=bench, vecs=vecs)
+    return dict(rc=proc.returncode, out=out, checks=checks, bench=bench, vecs=vecs, elf=elf)
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +173,11 @@ def test_fp16_matmul_against_numpy_model(run):
         acc = (acc + a[:, p : p + 1].astype(np.float32) * b[:, p].astype(np.float32)[None, :]).astype(np.float32)
     want = acc.astype(np.float16)
     assert np.array_equal(got.view(np.uint16), want.view(np.uint16))
+
+
+def test_kernels_are_vector_length_agnostic(run):
+    """The same image on a VLEN 256 core (QEMU supports 128..1024): every check still bit-exact / in tolerance."""
+    qemu = [a.replace("vlen=128", "vlen=256") for a in QEMU]
+    proc = subprocess.run(qemu + ["-kernel", str(run["elf"])], capture_output=True, text=True, timeout=120)
+    assert re.search(r"^DONE 0$", proc.stdout, re.M), proc.stdout
+    assert len(re.findall(r"^CHECK \S+ \d+ ok 0$", proc.stdout, re.M)) == 6
