@@ -26,54 +26,17 @@
 
 #ifdef ODL_WITH_ARM_DSP
 
-#include <arm_acle.h>
-#include <string.h>
+#include "dsp_internal.h"
 
 /* int16 taps in the A stack buffer (3 KB): 6 rows up to K = 256, one row up to K = 1536. */
 #define ODL_DSP_ABUF 1536
 /* Output channels whose start values and requantization constants are precomputed at a time (stack). */
 #define ODL_DSP_NCHUNK 32
 
-#if !defined(__ARM_FEATURE_DSP)
-#error "ODL_WITH_ARM_DSP needs a core with the DSP extension (Cortex-M4/M7/M33+DSP): SXTB16, SMLAD, SMMULR"
-#endif
-
 typedef struct {
-    int32_t init; /* bias + a_offset * sum_k b[j, k] */
-    int32_t ls1;  /* left shift + 1 (SMMULR on 2x) */
-    int32_t mult; /* Q0.31 multiplier */
-    int32_t adj;  /* -1 when e >= 1: rounds half away from zero */
-    int32_t c;    /* 2^(e-1) + (output_offset << e) */
-    int32_t e;    /* right shift */
+    int32_t init;  /* bias + a_offset * sum_k b[j, k] */
+    odl_dsp_rq rq; /* requantization constants (fast path) */
 } odl_dsp_col;
-
-static inline uint32_t odl_ld32(const int8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-/* Taps 1 and 3 of a word, sign-extended to two int16 lanes (no ACLE intrinsic takes the rotation). */
-static inline uint32_t odl_sxtb16_ror8(uint32_t x) {
-    uint32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-    return r;
-}
-
-/* (a * b + 2^31) >> 32, the rounded high word of the 64-bit product. */
-static inline int32_t odl_smmulr(int32_t a, int32_t b) {
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
-/* Up to 3 trailing bytes of a row as a word (zeros above), reading nothing past p + n. */
-static inline uint32_t odl_ld_tail(const int8_t *p, int32_t n) {
-    uint32_t v = (uint8_t)p[0];
-    if (n > 1) v |= (uint32_t)(uint8_t)p[1] << 8;
-    if (n > 2) v |= (uint32_t)(uint8_t)p[2] << 16;
-    return v;
-}
 
 #define ODL_DSP_WIDEN1(STRIDE)                                                                                     \
     "ldr %[w], [%[p]], #4\n\t"                                                                                  \
@@ -165,17 +128,11 @@ static int32_t odl_dsp_row_sum(const int8_t *b, int32_t k) {
     return sum;
 }
 
-/* Exact requantization of one accumulator under the per-call bounds (see the file comment), saturated to int8. */
-static inline int32_t odl_dsp_rq_fast(int32_t acc, const odl_dsp_col *p) {
-    int32_t r = odl_smmulr((int32_t)((uint32_t)acc << p->ls1), p->mult);
-    r += (r >> 31) & p->adj;
-    return __ssat((r + p->c) >> p->e, 8);
-}
 
 static inline int8_t odl_dsp_out(int32_t acc, int fast, const odl_dsp_col *p, int32_t j, const odl_requant *q,
                                  const odl_output_s8 *o) {
     if (fast) {
-        const int32_t v = odl_dsp_rq_fast(acc, p);
+        const int32_t v = odl_dsp_rq_apply(acc, &p->rq);
         return (int8_t)ODL_CLAMP(v, o->act_min, o->act_max);
     }
     return odl_requant_s8(acc, q, j, o);
@@ -247,7 +204,7 @@ static inline __attribute__((always_inline)) void odl_dsp_rows6_impl(const uint3
         const int32_t a0 = c0, a1 = c1, a2 = c2, a3 = c3, a4 = c4, a5 = c5;
         int8_t *dst = out;
         if (FAST) {
-            const int32_t ls1 = p->ls1, mult = p->mult, cst = p->c, e_sh = p->e, e_nz = p->e != 0;
+            const int32_t ls1 = p->rq.ls1, mult = p->rq.mult, cst = p->rq.c, e_sh = p->rq.e, e_nz = p->rq.e != 0;
             int32_t v0, v1, v2, v3, v4, v5;
             ODL_DSP_RQ(v0, a0);
             ODL_DSP_RQ(v1, a1);
@@ -374,12 +331,7 @@ odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bi
     if (!rows6 && (a_offset > 32639 || a_offset < -32640))
         return odl_matmul_s8_ref(a, b, bias, m, n, k, a_offset, q, o, out); /* a + a_offset must fit int16 */
 
-    /* Fast requantization bounds: |acc << left_shift| < 2^29 for every possible input, e <= 21, |offset| <= 255:
-     * then 2x fits SMMULR and r + c cannot overflow. */
-    int fast = 1;
-#ifdef ODL_SINGLE_ROUNDING
-    fast = 0;
-#endif
+    /* Fast requantization when the largest possible |acc| allows it (dsp_internal.h). */
     int64_t bias_max = 0;
     if (bias)
         for (int32_t j = 0; j < n; ++j) {
@@ -387,18 +339,7 @@ odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bi
             if (v > bias_max) bias_max = v;
         }
     const int64_t amax = 128 + (a_offset < 0 ? -(int64_t)a_offset : a_offset);
-    const int64_t acc_max = bias_max + (int64_t)k * amax * 128;
-    const int32_t nq = q->per_channel ? n : 1;
-    if (fast)
-        for (int32_t j = 0; j < nq; ++j) {
-            const int32_t sh = q->shift[j];
-            const int32_t ls = sh > 0 ? sh : 0, e = sh < 0 ? -sh : 0;
-            if (e > 21 || ls > 28 || (acc_max << ls) >= ((int64_t)1 << 29)) {
-                fast = 0;
-                break;
-            }
-        }
-    if (o->output_offset > 255 || o->output_offset < -255 || o->act_min > o->act_max) fast = 0;
+    const int fast = odl_dsp_rq_fast_ok(q, n, bias_max + (int64_t)k * amax * 128, o);
 
     uint32_t abuf[ODL_DSP_ABUF / 2];
     odl_dsp_col cols[ODL_DSP_NCHUNK];
@@ -411,16 +352,7 @@ odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bi
             if (rows6)
                 p->init = (int32_t)((uint32_t)p->init +
                                     (uint32_t)a_offset * (uint32_t)odl_dsp_row_sum(b + (size_t)j * k, k));
-            if (fast) {
-                const int32_t qi = q->per_channel ? j : 0;
-                const int32_t sh = q->shift[qi];
-                const int32_t ls = sh > 0 ? sh : 0, e = sh < 0 ? -sh : 0;
-                p->ls1 = ls + 1;
-                p->mult = q->multiplier[qi];
-                p->adj = e ? -1 : 0;
-                p->c = (e ? (1 << (e - 1)) : 0) + (int32_t)((uint32_t)o->output_offset << e);
-                p->e = e;
-            }
+            if (fast) odl_dsp_rq_setup(&p->rq, q, j, o);
         }
         int32_t i = 0;
         if (rows6)
