@@ -34,20 +34,20 @@ ODL_AI void odl_st16(odl_f16 *p, float16x8_t v, int full, mve_pred16_t pr) {
 }
 
 /* rows (1..3) x 16 columns of C starting at (i, j): a element (m, k) at a[m*sam + k*sak], B row-major [K, N]. */
-ODL_AI void odl_mve_f16_rows(const odl_f16 *a, int tn, int32_t sam, int32_t sak, const odl_f16 *b, odl_f16 *c,
-                             int32_t n, int32_t k, int32_t accumulate, int rows, int full, mve_pred16_t p0,
+ODL_AI void odl_mve_f16_rows(const odl_f16 *a, int tn, int32_t sam, int32_t sak, const odl_f16 *b, int32_t ldb,
+                             odl_f16 *c, int32_t ldc, int32_t k, int32_t accumulate, int rows, int full, mve_pred16_t p0,
                              mve_pred16_t p1) {
     const float16x8_t z = vdupq_n_f16(0);
     float16x8_t c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
     if (accumulate) {
         c00 = odl_ld16(c, full, p0), c01 = odl_ld16(c + 8, full, p1);
-        if (rows > 1) c10 = odl_ld16(c + n, full, p0), c11 = odl_ld16(c + n + 8, full, p1);
-        if (rows > 2) c20 = odl_ld16(c + 2 * n, full, p0), c21 = odl_ld16(c + 2 * n + 8, full, p1);
+        if (rows > 1) c10 = odl_ld16(c + ldc, full, p0), c11 = odl_ld16(c + ldc + 8, full, p1);
+        if (rows > 2) c20 = odl_ld16(c + 2 * ldc, full, p0), c21 = odl_ld16(c + 2 * ldc + 8, full, p1);
     }
     const odl_f16 *a0 = a, *a1 = a + sam, *a2 = a + 2 * sam;
     for (int32_t p = 0; p < k; ++p) {
         const float16x8_t b0 = odl_ld16(b, full, p0), b1 = odl_ld16(b + 8, full, p1);
-        b += n;
+        b += ldb;
         float16_t x0, x1 = 0, x2 = 0;
         if (!tn) { /* NN: one pointer per row, post-incremented */
             x0 = *a0++;
@@ -71,12 +71,12 @@ ODL_AI void odl_mve_f16_rows(const odl_f16 *a, int tn, int32_t sam, int32_t sak,
         }
     }
     odl_st16(c, c00, full, p0), odl_st16(c + 8, c01, full, p1);
-    if (rows > 1) odl_st16(c + n, c10, full, p0), odl_st16(c + n + 8, c11, full, p1);
-    if (rows > 2) odl_st16(c + 2 * n, c20, full, p0), odl_st16(c + 2 * n + 8, c21, full, p1);
+    if (rows > 1) odl_st16(c + ldc, c10, full, p0), odl_st16(c + ldc + 8, c11, full, p1);
+    if (rows > 2) odl_st16(c + 2 * ldc, c20, full, p0), odl_st16(c + 2 * ldc + 8, c21, full, p1);
 }
 
-ODL_AI void odl_mve_f16_rowvec(const odl_f16 *a, int tn, int32_t sam, int32_t sak, const odl_f16 *b, odl_f16 *c,
-                             int32_t m,
+ODL_AI void odl_mve_f16_rowvec(const odl_f16 *a, int tn, int32_t sam, int32_t sak, const odl_f16 *b, int32_t ldb,
+                               odl_f16 *c, int32_t ldc, int32_t m,
                              int32_t n, int32_t k, int32_t accumulate) {
     for (int32_t j = 0; j < n; j += 16) {
         const int full = n - j >= 16;
@@ -84,26 +84,30 @@ ODL_AI void odl_mve_f16_rowvec(const odl_f16 *a, int tn, int32_t sam, int32_t sa
         int32_t i = 0;
         if (full) {
             for (; i + 3 <= m; i += 3)
-                odl_mve_f16_rows(a + i * sam, tn, sam, sak, b + j, c + (size_t)i * n + j, n, k, accumulate, 3, 1, p0, p1);
+                odl_mve_f16_rows(a + i * sam, tn, sam, sak, b + j, ldb, c + (size_t)i * ldc + j, ldc, k, accumulate, 3,
+                                 1, p0, p1);
             for (; i < m; ++i)
-                odl_mve_f16_rows(a + i * sam, tn, sam, sak, b + j, c + (size_t)i * n + j, n, k, accumulate, 1, 1, p0, p1);
+                odl_mve_f16_rows(a + i * sam, tn, sam, sak, b + j, ldb, c + (size_t)i * ldc + j, ldc, k, accumulate, 1,
+                                 1, p0, p1);
         } else {
             for (; i + 3 <= m; i += 3)
-                odl_mve_f16_rows(a + i * sam, tn, sam, sak, b + j, c + (size_t)i * n + j, n, k, accumulate, 3, 0, p0, p1);
+                odl_mve_f16_rows(a + i * sam, tn, sam, sak, b + j, ldb, c + (size_t)i * ldc + j, ldc, k, accumulate, 3,
+                                 0, p0, p1);
             for (; i < m; ++i)
-                odl_mve_f16_rows(a + i * sam, tn, sam, sak, b + j, c + (size_t)i * n + j, n, k, accumulate, 1, 0, p0, p1);
+                odl_mve_f16_rows(a + i * sam, tn, sam, sak, b + j, ldb, c + (size_t)i * ldc + j, ldc, k, accumulate, 1,
+                                 0, p0, p1);
         }
     }
 }
 
 static void odl_mve_f16_nn(const odl_f16 *a, const odl_f16 *b, odl_f16 *c, int32_t m, int32_t n, int32_t k,
                            int32_t accumulate) {
-    odl_mve_f16_rowvec(a, 0, k, 1, b, c, m, n, k, accumulate);
+    odl_mve_f16_rowvec(a, 0, k, 1, b, n, c, n, m, n, k, accumulate);
 }
 
 static void odl_mve_f16_tn(const odl_f16 *a, const odl_f16 *b, odl_f16 *c, int32_t m, int32_t n, int32_t k,
                            int32_t accumulate) {
-    odl_mve_f16_rowvec(a, 1, 1, m, b, c, m, n, k, accumulate);
+    odl_mve_f16_rowvec(a, 1, 1, m, b, n, c, n, m, n, k, accumulate);
 }
 
 /* Sum of the 8 FP16 lanes of v, in FP32. */
@@ -138,8 +142,37 @@ static inline void odl_mve_f16_dot2x2(const odl_f16 *a0, const odl_f16 *a1, cons
     r[0] = odl_hsum_f16(s00), r[1] = odl_hsum_f16(s01), r[2] = odl_hsum_f16(s10), r[3] = odl_hsum_f16(s11);
 }
 
+#define ODL_MVE_KC 64 /* NT panel: 16 columns x 64 taps of B, transposed on the stack (2 KB) */
+
+/* NT for m >= 6: B is transposed 16 columns x ODL_MVE_KC taps at a time into a stack panel (two stride-K gathers
+ * per tap), then the NN kernel (3 rows x 16 columns, VFMA by scalar) runs on it. C is rounded to FP16 between
+ * K-chunks (one extra rounding per 64 taps). */
+static void odl_mve_f16_nt_panel(const odl_f16 *a, const odl_f16 *b, odl_f16 *c, int32_t m, int32_t n, int32_t k,
+                                 int32_t accumulate) {
+    odl_f16 panel[ODL_MVE_KC * 16] __attribute__((aligned(16)));
+    const uint16x8_t offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)k); /* 0, K, 2K, ... 7K (elements) */
+    for (int32_t j = 0; j < n; j += 16) {
+        const int32_t cols = ODL_MIN(16, n - j);
+        const mve_pred16_t q0 = odl_ctp16(cols), q1 = odl_ctp16(cols - 8);
+        for (int32_t k0 = 0; k0 < k; k0 += ODL_MVE_KC) {
+            const int32_t kc = ODL_MIN(ODL_MVE_KC, k - k0);
+            const float16_t *bj = (const float16_t *)(b + (size_t)j * k + k0);
+            for (int32_t t = 0; t < kc; ++t) { /* panel[t][0..16) = B[j..j+16, k0 + t] (zero past the last column) */
+                vst1q_f16((float16_t *)panel + 16 * t, vldrhq_gather_shifted_offset_z_f16(bj + t, offs, q0));
+                vst1q_f16((float16_t *)panel + 16 * t + 8,
+                          vldrhq_gather_shifted_offset_z_f16(bj + (size_t)8 * k + t, offs, q1));
+            }
+            odl_mve_f16_rowvec(a + k0, 0, k, 1, panel, 16, c + j, n, m, cols, kc, accumulate || k0 > 0);
+        }
+    }
+}
+
 static void odl_mve_f16_nt(const odl_f16 *a, const odl_f16 *b, odl_f16 *c, int32_t m, int32_t n, int32_t k,
                            int32_t accumulate) {
+    if (m >= 6 && k <= 65535 / 15) {
+        odl_mve_f16_nt_panel(a, b, c, m, n, k, accumulate);
+        return;
+    }
     for (int32_t i = 0; i < m; i += 2) {
         const int32_t i1 = ODL_MIN(i + 1, m - 1);
         for (int32_t j = 0; j < n; j += 2) {
