@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from test_planner import handmade_program
-from toolkit.codegen import build_model, generate
+from toolkit.codegen import generate
 from toolkit.codegen.host import ModelError
 from toolkit.plan import plan_memory
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from toolkit.ir import Graph, Node, Tensor
 from toolkit.plan import Region, format_plan, pack, plan_memory, plot_plan
-from toolkit.train.program import Array, Buf, Buffer, Float, Int, Null, Program, Scratch, ScratchSize, Step, Struct
+from toolkit.train.program import Buf, Buffer, Float, Int, Null, Program, Scratch, ScratchSize, Step, Struct
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -224,3 +224,18 @@ def test_real_program_packing_beats_sum():
             assert lay.arena_bytes >= max(t["live_bytes"] for t in lay.timeline)
         plans[reorder] = plan
     assert plans[True].arena_bytes <= plans[False].arena_bytes
+
+
+def test_infer_mode_and_bad_arguments():
+    prog = handmade_program()
+    plan = plan_memory(prog, mode="infer")
+    assert set(plan.layouts) == {"infer"} and len(plan.layout.timeline) == len(prog.infer)
+    # inference keeps no masks, no gradients: smaller than the training arena
+    assert plan.arena_bytes < plan_memory(prog, mode="train").layouts["train"].arena_bytes
+    with pytest.raises(Exception, match="unknown plan mode"):
+        plan_memory(prog, mode="both")
+    with pytest.raises(Exception, match="unknown board"):
+        plan_memory(prog, board="no-such-board")
+    prog.train[0].args[1] = Buf("nope")
+    with pytest.raises(Exception, match=r"step 0 \(odl_conv2d_f32_forward, node conv\) names unknown buffer 'nope'"):
+        plan_memory(prog)

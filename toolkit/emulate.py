@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.errors import DTypeError, OdlError, ShapeError
+from toolkit.errors import DTypeError, OdlError
 
 
 class DataError(OdlError):
