@@ -7,13 +7,14 @@
  *   NN, TN (C[m, :] += a[m,k] * B[k, :]): vectors run along n. 3 rows x 16 columns per block (6 accumulators),
  *     per k: 2 vector loads of B, 3 scalar loads of A, 6 VFMA (by scalar) = 48 MACs in 12 instructions with the
  *     loop end. The scalar of A is at a[m*K + k] (NN) or a[k*M + m] (TN). N tails: predicated loads and stores.
- *   NT (C[m,n] = dot(A[m,:], B[n,:])): vectors run along k. 2 x 2 outputs per block, per 8 taps 4 loads + 4 VFMA;
- *     the 8 lanes of each accumulator are reduced in FP32 at the end (VCVTB/VCVTT, mve_cvt.h, + adds). K tails: one predicated
- *     step whose zeroed lanes add nothing.
+ *   NT (C[m,n] = dot(A[m,:], B[n,:])): for m >= 6, B is transposed 16 columns x 64 taps at a time into a 2 KB
+ *     stack panel (two stride-K gathers per tap) and the NN kernel runs on it; C is rounded to FP16 between the
+ *     64-tap chunks (bound: add k / 64 + 1 roundings). For fewer rows: vectors along k, 2 x 2 outputs per block,
+ *     per 8 taps 4 loads + 4 VFMA, the 8 lanes of each accumulator reduced in FP32 at the end (VCVTB/VCVTT,
+ *     mve_cvt.h, + adds); K tails: one predicated step whose zeroed lanes add nothing.
  */
 #ifdef ODL_WITH_ARM_MVE
 #include <arm_mve.h>
-#include <string.h>
 
 #include "internal/odl_math.h"
 #include "mve_cvt.h"

@@ -1,14 +1,15 @@
 /* Helium (MVE) odl_matmul_f32: all three layouts, FP32 in 4 vector lanes (VFMA.F32).
  *
- * Fused multiply-adds in FP32 like the reference, but in a different order (4 lane partial sums for NT), so results
- * agree with the reference to FP32 rounding (about k * 2^-24 * sum |a b|), not bit for bit.
+ * Fused multiply-adds in FP32 like the reference, but in a different order (lane partial sums, K-chunks), so
+ * results agree with the reference to FP32 rounding (about (k + 2) * 2^-24 * sum |a b|), not bit for bit.
  *   NN, TN: vectors along n, 3 rows x 8 columns per block (6 accumulators): per k 2 vector loads, 3 scalar loads,
  *     6 VFMA by scalar (24 MACs). N tails: predicated loads and stores.
- *   NT: vectors along k, 2 x 2 outputs per block, lanes reduced at the end. K tails: one predicated step.
+ *   NT: for m >= 6, B transposed into a stack panel of 8 columns x 64 taps, then the NN kernel; for fewer rows,
+ *     vectors along k with 2 x 2 outputs per block, lanes reduced at the end (K tails: one predicated step).
+ * Generated from matmul_f16_mve.c's structure (same kernels, 4 lanes instead of 8).
  */
 #ifdef ODL_WITH_ARM_MVE
 #include <arm_mve.h>
-#include <string.h>
 
 #include "internal/odl_math.h"
 #include "odl/matmul.h"
@@ -28,20 +29,20 @@ ODL_AI void odl_st32(float *p, float32x4_t v, int full, mve_pred16_t pr) {
 }
 
 /* rows (1..3) x 8 columns of C starting at (i, j): a element (m, k) at a[m*sam + k*sak], B row-major [K, N]. */
-ODL_AI void odl_mve_f32_rows(const float *a, int tn, int32_t sam, int32_t sak, const float *b, float *c,
-                             int32_t n, int32_t k, int32_t accumulate, int rows, int full, mve_pred16_t p0,
+ODL_AI void odl_mve_f32_rows(const float *a, int tn, int32_t sam, int32_t sak, const float *b, int32_t ldb,
+                             float *c, int32_t ldc, int32_t k, int32_t accumulate, int rows, int full, mve_pred16_t p0,
                              mve_pred16_t p1) {
     const float32x4_t z = vdupq_n_f32(0);
     float32x4_t c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
     if (accumulate) {
         c00 = odl_ld32(c, full, p0), c01 = odl_ld32(c + 4, full, p1);
-        if (rows > 1) c10 = odl_ld32(c + n, full, p0), c11 = odl_ld32(c + n + 4, full, p1);
-        if (rows > 2) c20 = odl_ld32(c + 2 * n, full, p0), c21 = odl_ld32(c + 2 * n + 4, full, p1);
+        if (rows > 1) c10 = odl_ld32(c + ldc, full, p0), c11 = odl_ld32(c + ldc + 4, full, p1);
+        if (rows > 2) c20 = odl_ld32(c + 2 * ldc, full, p0), c21 = odl_ld32(c + 2 * ldc + 4, full, p1);
     }
     const float *a0 = a, *a1 = a + sam, *a2 = a + 2 * sam;
     for (int32_t p = 0; p < k; ++p) {
         const float32x4_t b0 = odl_ld32(b, full, p0), b1 = odl_ld32(b + 4, full, p1);
-        b += n;
+        b += ldb;
         float32_t x0, x1 = 0, x2 = 0;
         if (!tn) { /* NN: one pointer per row, post-incremented */
             x0 = *a0++;
@@ -65,12 +66,12 @@ ODL_AI void odl_mve_f32_rows(const float *a, int tn, int32_t sam, int32_t sak, c
         }
     }
     odl_st32(c, c00, full, p0), odl_st32(c + 4, c01, full, p1);
-    if (rows > 1) odl_st32(c + n, c10, full, p0), odl_st32(c + n + 4, c11, full, p1);
-    if (rows > 2) odl_st32(c + 2 * n, c20, full, p0), odl_st32(c + 2 * n + 4, c21, full, p1);
+    if (rows > 1) odl_st32(c + ldc, c10, full, p0), odl_st32(c + ldc + 4, c11, full, p1);
+    if (rows > 2) odl_st32(c + 2 * ldc, c20, full, p0), odl_st32(c + 2 * ldc + 4, c21, full, p1);
 }
 
-ODL_AI void odl_mve_f32_rowvec(const float *a, int tn, int32_t sam, int32_t sak, const float *b, float *c,
-                             int32_t m,
+ODL_AI void odl_mve_f32_rowvec(const float *a, int tn, int32_t sam, int32_t sak, const float *b, int32_t ldb,
+                               float *c, int32_t ldc, int32_t m,
                              int32_t n, int32_t k, int32_t accumulate) {
     for (int32_t j = 0; j < n; j += 8) {
         const int full = n - j >= 8;
@@ -78,26 +79,30 @@ ODL_AI void odl_mve_f32_rowvec(const float *a, int tn, int32_t sam, int32_t sak,
         int32_t i = 0;
         if (full) {
             for (; i + 3 <= m; i += 3)
-                odl_mve_f32_rows(a + i * sam, tn, sam, sak, b + j, c + (size_t)i * n + j, n, k, accumulate, 3, 1, p0, p1);
+                odl_mve_f32_rows(a + i * sam, tn, sam, sak, b + j, ldb, c + (size_t)i * ldc + j, ldc, k, accumulate, 3,
+                                 1, p0, p1);
             for (; i < m; ++i)
-                odl_mve_f32_rows(a + i * sam, tn, sam, sak, b + j, c + (size_t)i * n + j, n, k, accumulate, 1, 1, p0, p1);
+                odl_mve_f32_rows(a + i * sam, tn, sam, sak, b + j, ldb, c + (size_t)i * ldc + j, ldc, k, accumulate, 1,
+                                 1, p0, p1);
         } else {
             for (; i + 3 <= m; i += 3)
-                odl_mve_f32_rows(a + i * sam, tn, sam, sak, b + j, c + (size_t)i * n + j, n, k, accumulate, 3, 0, p0, p1);
+                odl_mve_f32_rows(a + i * sam, tn, sam, sak, b + j, ldb, c + (size_t)i * ldc + j, ldc, k, accumulate, 3,
+                                 0, p0, p1);
             for (; i < m; ++i)
-                odl_mve_f32_rows(a + i * sam, tn, sam, sak, b + j, c + (size_t)i * n + j, n, k, accumulate, 1, 0, p0, p1);
+                odl_mve_f32_rows(a + i * sam, tn, sam, sak, b + j, ldb, c + (size_t)i * ldc + j, ldc, k, accumulate, 1,
+                                 0, p0, p1);
         }
     }
 }
 
 static void odl_mve_f32_nn(const float *a, const float *b, float *c, int32_t m, int32_t n, int32_t k,
                            int32_t accumulate) {
-    odl_mve_f32_rowvec(a, 0, k, 1, b, c, m, n, k, accumulate);
+    odl_mve_f32_rowvec(a, 0, k, 1, b, n, c, n, m, n, k, accumulate);
 }
 
 static void odl_mve_f32_tn(const float *a, const float *b, float *c, int32_t m, int32_t n, int32_t k,
                            int32_t accumulate) {
-    odl_mve_f32_rowvec(a, 1, 1, m, b, c, m, n, k, accumulate);
+    odl_mve_f32_rowvec(a, 1, 1, m, b, n, c, n, m, n, k, accumulate);
 }
 
 /* Sum of the 4 lanes of v. */
@@ -131,8 +136,37 @@ static inline void odl_mve_f32_dot2x2(const float *a0, const float *a1, const fl
     r[0] = odl_hsum_f32(s00), r[1] = odl_hsum_f32(s01), r[2] = odl_hsum_f32(s10), r[3] = odl_hsum_f32(s11);
 }
 
+#define ODL_MVE_KC 64 /* NT panel: 8 columns x 64 taps of B, transposed on the stack (2 KB) */
+
+/* NT for m >= 6: B is transposed 8 columns x ODL_MVE_KC taps at a time into a stack panel (two stride-K gathers
+ * per tap), then the NN kernel (3 rows x 8 columns, VFMA by scalar) runs on it. C holds the FP32 partial sums
+ * between K-chunks. */
+static void odl_mve_f32_nt_panel(const float *a, const float *b, float *c, int32_t m, int32_t n, int32_t k,
+                                 int32_t accumulate) {
+    float panel[ODL_MVE_KC * 8] __attribute__((aligned(16)));
+    const uint32x4_t offs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)k); /* 0, K, 2K, 3K (elements) */
+    for (int32_t j = 0; j < n; j += 8) {
+        const int32_t cols = ODL_MIN(8, n - j);
+        const mve_pred16_t q0 = odl_ctp32(cols), q1 = odl_ctp32(cols - 4);
+        for (int32_t k0 = 0; k0 < k; k0 += ODL_MVE_KC) {
+            const int32_t kc = ODL_MIN(ODL_MVE_KC, k - k0);
+            const float32_t *bj = (b + (size_t)j * k + k0);
+            for (int32_t t = 0; t < kc; ++t) { /* panel[t][0..8) = B[j..j+8, k0 + t] (zero past the last column) */
+                vst1q_f32(panel + 8 * t, vldrwq_gather_shifted_offset_z_f32(bj + t, offs, q0));
+                vst1q_f32(panel + 8 * t + 4,
+                          vldrwq_gather_shifted_offset_z_f32(bj + (size_t)4 * k + t, offs, q1));
+            }
+            odl_mve_f32_rowvec(a + k0, 0, k, 1, panel, 8, c + j, n, m, cols, kc, accumulate || k0 > 0);
+        }
+    }
+}
+
 static void odl_mve_f32_nt(const float *a, const float *b, float *c, int32_t m, int32_t n, int32_t k,
                            int32_t accumulate) {
+    if (m >= 6) {
+        odl_mve_f32_nt_panel(a, b, c, m, n, k, accumulate);
+        return;
+    }
     for (int32_t i = 0; i < m; i += 2) {
         const int32_t i1 = ODL_MIN(i + 1, m - 1);
         for (int32_t j = 0; j < n; j += 2) {
