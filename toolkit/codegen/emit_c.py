@@ -22,6 +22,7 @@ What the generated C holds (``P`` is the prefix, default ``odl_model``):
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 
@@ -600,5 +601,9 @@ const {P}_tensor *{P}_tensor_by_id(int32_t id)
 
 
 def _write_if_changed(path: Path, text: str) -> None:
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    """Write atomically (temp file + rename: a concurrent build never reads half a file), only if it changed."""
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
