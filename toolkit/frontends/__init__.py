@@ -1,7 +1,7 @@
 """Frontends: read a model file into the IR (toolkit.ir.Graph).
 
 ``load(path)`` dispatches on the extension: ``.pt2`` (torch.export.save) -> fp32 Graph; ``.json`` -> an odl IR
-document (Graph.to_json). ``.tflite`` is reserved for the int8 TFLite frontend.
+document (Graph.to_json); ``.tflite`` -> int8 Graph (toolkit.frontends.tflite_fe).
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ def load(path: str | Path, input_shape=None):
             raise OdlError(f"{path}: no such file")
         g = Graph.from_json(path)
     elif ext == ".tflite":
-        raise OdlError(f"{path}: the .tflite frontend is not available yet (supported: .pt2, .json)")
+        from toolkit.frontends.tflite_fe import from_tflite
+
+        g = from_tflite(path)
     else:
         raise OdlError(f"{path}: unknown model format {ext or '(no extension)'!r} (supported: .pt2 from "
-                       "torch.export.save, .json odl IR)")
+                       "torch.export.save, .json odl IR, int8 .tflite)")
     if input_shape is not None:
         want = tuple(int(s) for s in input_shape)
         have = tuple(g.meta.get("torch_input_shape") or g.tensor(g.inputs[0]).shape)
@@ -45,6 +47,13 @@ def from_torch(module, input_shape=(1, 1, 8, 8), name=None):
     from toolkit.frontends.torch_fe import from_torch as _f
 
     return _f(module, input_shape, name)
+
+
+def from_tflite(path_or_bytes, name=None):
+    """An int8 Graph from a .tflite file or its bytes (see toolkit.frontends.tflite_fe)."""
+    from toolkit.frontends.tflite_fe import from_tflite as _f
+
+    return _f(path_or_bytes, name)
 
 
 def load_model(path, name=None):
