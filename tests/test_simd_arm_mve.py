@@ -280,13 +280,15 @@ def make_cases():
                 cases.append(case_mm_f(rng, dt, lay, m, n, k, acc))
     cases.append(case_dw_s8(rng, dw_params(rng, 1, 16, 16, 32, 3, 3), "anchor depthwise 3x3 16x16x32"))
     for args, kw in [((1, 7, 6, 13, 3, 3), dict(s=(2, 2))), ((2, 5, 5, 8, 3, 2), dict(same=False)),
-                     ((1, 6, 7, 5, 3, 3), dict(d=(2, 1))), ((1, 4, 4, 3, 3, 3), dict(dm=2))]:
+                     ((1, 6, 7, 5, 3, 3), dict(d=(2, 1))), ((1, 4, 4, 3, 3, 3), dict(dm=2)),
+                     ((2, 5, 6, 21, 3, 3), dict(s=(2, 1))), ((1, 4, 5, 40, 5, 5), dict()),
+                     ((1, 3, 3, 16, 3, 3), dict(d=(3, 3))), ((1, 4, 4, 17, 2, 2), dict(dm=3))]:
         cases.append(case_dw_s8(rng, dw_params(rng, *args, **kw)))
     cases.append(case_dw_s8(rng, dw_params(rng, 1, 5, 5, 9, 3, 3), per_channel=False, bias=False))
     for kind in (K_DW_F16_FWD, K_DW_F16_WGRAD, K_DW_F16_IGRAD):
         cases.append(case_dw_f16(rng, kind, dw_params(rng, 1, 16, 16, 32, 3, 3)))
         for args, kw in [((1, 7, 6, 13, 3, 3), dict(s=(2, 2))), ((2, 5, 5, 8, 3, 2), dict(same=False)),
-                         ((1, 6, 7, 5, 3, 3), dict(d=(2, 1)))]:
+                         ((1, 6, 7, 5, 3, 3), dict(d=(2, 1))), ((1, 5, 4, 21, 3, 3), dict(s=(1, 2)))]:
             cases.append(case_dw_f16(rng, kind, dw_params(rng, *args, **kw), bias=False, db=False))
     return cases
 
