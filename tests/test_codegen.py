@@ -161,21 +161,33 @@ def test_matches_executor_bit_exactly(model):
         np.testing.assert_array_equal(m.read(name), runner.buffers[name], err_msg=name)
 
 
-@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
-def test_arena_symbol_size_on_cortex_m(model, tmp_path):
-    """Compiled for a Cortex-M4F, the arena symbol is exactly the planned size (release) / + the guard (canary)."""
-    prog, plan, m = model
-    inc = str(m.c_path.parents[0])
+TARGETS = {
+    "cortex-m4": (["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
+                   "-mfp16-format=ieee"], "arm-none-eabi-nm"),
+    "rv32imac": (["clang-19", "--target=riscv32-unknown-elf", "-march=rv32imac", "-mabi=ilp32", "-ffreestanding"],
+                 "llvm-nm-19"),
+}
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_arena_symbol_size_on_targets(models, target, tmp_path):
+    """Compiled for a Cortex-M4F (gcc) and RV32 (clang) with -Wall -Werror, the generated C (hand-made fp32 and
+    lowered fp16 programs) builds, and the arena symbol is exactly the planned size (release) / + the guard
+    (canary)."""
+    cc, nm = TARGETS[target]
+    if shutil.which(cc[0]) is None or shutil.which(nm) is None:
+        pytest.skip(f"{cc[0]} / {nm} not installed")
     from toolkit.host.build import INCLUDE
 
-    for defines, extra in (([], 0), (["-DODL_MODEL_CANARY"], 16)):
-        obj = tmp_path / f"model{extra}.o"
-        subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
-                        "-mfp16-format=ieee", "-Os", "-std=gnu11", "-Wall", "-Werror", "-c", *defines, f"-I{INCLUDE}",
-                        f"-I{inc}", str(m.c_path), "-o", str(obj)], check=True)
-        nm = subprocess.run(["arm-none-eabi-nm", "-S", str(obj)], check=True, capture_output=True, text=True).stdout
-        sizes = {ln.split()[-1]: int(ln.split()[1], 16) for ln in nm.splitlines() if len(ln.split()) == 4}
-        assert sizes["odl_model_arena"] == plan.arena_bytes + extra
+    for prefix in ("odl_model", "f16_model"):
+        prog, plan, m = models[prefix]
+        for defines, extra in (([], 0), ([f"-D{prefix.upper()}_CANARY"], 16)):
+            obj = tmp_path / f"{prefix}{extra}.o"
+            subprocess.run(cc + ["-Os", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-c", *defines, f"-I{INCLUDE}",
+                                 f"-I{m.c_path.parent}", str(m.c_path), "-o", str(obj)], check=True)
+            out = subprocess.run([nm, "-S", str(obj)], check=True, capture_output=True, text=True).stdout
+            sizes = {ln.split()[-1]: int(ln.split()[1], 16) for ln in out.splitlines() if len(ln.split()) == 4}
+            assert sizes[f"{prefix}_arena"] == plan.arena_bytes + extra
 
 
 def test_fp16_real_program_equals_executor(models):
