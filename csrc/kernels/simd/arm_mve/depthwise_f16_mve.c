@@ -110,8 +110,12 @@ odl_status odl_depthwise_conv2d_f16_weight_grad_mve(const odl_conv_f_params *p, 
                             /* up to ODL_DW_CHUNK products summed in FP16 lanes, then added into FP32 */
                             const int32_t end = ow1 - ow > ODL_DW_CHUNK ? ow + ODL_DW_CHUNK : ow1;
                             float16x8_t part = vdupq_n_f16(0);
-                            for (; ow < end; ++ow, dp += C, xp += xstep)
-                                part = vfmaq_f16(part, vldrhq_z_f16(ODL_H(dp), pr), vldrhq_z_f16(ODL_H(xp), pr));
+                            if (C - c >= 8)
+                                for (; ow < end; ++ow, dp += C, xp += xstep)
+                                    part = vfmaq_f16(part, vld1q_f16(ODL_H(dp)), vld1q_f16(ODL_H(xp)));
+                            else
+                                for (; ow < end; ++ow, dp += C, xp += xstep)
+                                    part = vfmaq_f16(part, vldrhq_z_f16(ODL_H(dp), pr), vldrhq_z_f16(ODL_H(xp), pr));
                             ae = vaddq_f32(ae, odl_mve_cvtb_f32_f16(part));
                             ao = vaddq_f32(ao, odl_mve_cvtt_f32_f16(part));
                         }
@@ -167,7 +171,25 @@ odl_status odl_depthwise_conv2d_f16_input_grad_mve(const odl_conv_f_params *p, c
                             wk[nw] = kw, wo[nw] = ow, ++nw;
                         }
                         if (!nh || !nw) continue;
-                        for (int32_t c = 0; c < C; c += 8) {
+                        int32_t c = 0;
+                        for (; c + 32 <= C; c += 32) { /* 32 channels per tap */
+                            float16x8_t a0 = vld1q_f16(ODL_H(dxp + c)), a1 = vld1q_f16(ODL_H(dxp + c + 8));
+                            float16x8_t a2 = vld1q_f16(ODL_H(dxp + c + 16)), a3 = vld1q_f16(ODL_H(dxp + c + 24));
+                            for (int32_t a = 0; a < nh; ++a) {
+                                const odl_f16 *drow = dy + (((size_t)n * win->out_h + ho[a]) * win->out_w) * C + c;
+                                const odl_f16 *wrow = w + ((size_t)hk[a] * win->kernel_w) * C + c;
+                                for (int32_t b = 0; b < nw; ++b) {
+                                    const odl_f16 *dp = drow + (size_t)wo[b] * C, *wp = wrow + (size_t)wk[b] * C;
+                                    a0 = vfmaq_f16(a0, vld1q_f16(ODL_H(dp)), vld1q_f16(ODL_H(wp)));
+                                    a1 = vfmaq_f16(a1, vld1q_f16(ODL_H(dp + 8)), vld1q_f16(ODL_H(wp + 8)));
+                                    a2 = vfmaq_f16(a2, vld1q_f16(ODL_H(dp + 16)), vld1q_f16(ODL_H(wp + 16)));
+                                    a3 = vfmaq_f16(a3, vld1q_f16(ODL_H(dp + 24)), vld1q_f16(ODL_H(wp + 24)));
+                                }
+                            }
+                            vst1q_f16((float16_t *)(dxp + c), a0), vst1q_f16((float16_t *)(dxp + c + 8), a1);
+                            vst1q_f16((float16_t *)(dxp + c + 16), a2), vst1q_f16((float16_t *)(dxp + c + 24), a3);
+                        }
+                        for (; c < C; c += 8) {
                             const mve_pred16_t pr = vctp16q((uint32_t)(C - c));
                             float16x8_t acc = vldrhq_z_f16(ODL_H(dxp + c), pr);
                             for (int32_t a = 0; a < nh; ++a) {
