@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "kernel_service.h"
 #include "odl/protocol.h"
 
 #ifndef ODL_BOARD_NAME
@@ -228,6 +229,7 @@ int main(void) {
 #endif
     odl_device_register_tensor(&device, 5, (void *)constant_tensor, sizeof constant_tensor, ODL_TENSOR_READ_ONLY);
     odl_device_register_kernel(&device, ODL_FW_KERNEL_DIAG, diag_kernel, 0);
+    odl_kernel_service_register(&device); /* RUN_KERNEL 0x0D00/0x0D01: on-target kernel tests and benchmarks */
 
     uint8_t rx[64];
     for (;;) {
