@@ -40,6 +40,11 @@ BOARDS = {
 CMSIS_M4 = {(256, 16, 144): 0.430, (256, 32, 32): 0.370, (1, 64, 256): 0.482}
 
 
+# the reference C and dispatch tables the programs link against
+REF_SOURCES = ["csrc/kernels/ref/matmul_ref.c", "csrc/kernels/ref/s8_depthwise_conv2d.c", "csrc/kernels/ref/common.c",
+               "csrc/kernels/dispatch.c", "csrc/kernels/layer_dispatch.c"]  # fmt: skip
+
+
 def _build(tmp: Path, board: str, program: str, extra: list[str] = ()) -> Path:
     flags = BOARDS[board][1]
     elf = tmp / f"{Path(program).stem}-{board}.elf"
@@ -50,7 +55,7 @@ def _build(tmp: Path, board: str, program: str, extra: list[str] = ()) -> Path:
         "-mfloat-abi=hard", "-mfp16-format=ieee", *flags, "-Wall", "-Werror",
         "-DODL_WITH_ARM_DSP", *extra,
         f"-I{ROOT / 'csrc/include'}", f"-I{ROOT / 'csrc/kernels'}", f"-I{SRC}",
-        str(SRC / "startup.c"), str(SRC / program), *map(str, kernels), str(ROOT / "csrc/kernels/ref/matmul_ref.c"),
+        str(SRC / "startup.c"), str(SRC / program), *map(str, kernels), *(str(ROOT / f) for f in REF_SOURCES),
         "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{SRC / 'link.ld'}", "-Wl,--gc-sections",
         "-lm", "-o", str(elf),
     ]  # fmt: skip
@@ -142,6 +147,45 @@ def _reference_hash(m, n, k, a_offset, per_channel, bias_mode, shmin, shmax, out
     return _fnv1a(out.astype(np.int8).tobytes())
 
 
+def _out_size(size: int, k: int, stride: int, dil: int, same: bool) -> tuple[int, int]:
+    """TFLite output size and leading padding."""
+    eff = (k - 1) * dil + 1
+    if same:
+        out = (size + stride - 1) // stride
+        return out, max((out - 1) * stride + eff - size, 0) // 2
+    return (size - eff + stride) // stride, 0
+
+
+def _depthwise_hash(h, w, c, kh, kw, stride, dil, same, dm, in_off, bias_mode, shmin, shmax, out_off, act_min,
+                    act_max, seed):
+    """Regenerate one case of test_depthwise.c and compute it with a numpy depthwise model (TFLite semantics:
+    padded taps contribute nothing)."""
+    cout = c * dm
+    r, s = _xorshift(seed, h * w * c + kh * kw * cout)
+    x = (r[: h * w * c] >> 24).astype(np.uint8).view(np.int8).astype(np.int64).reshape(h, w, c)
+    f = (r[h * w * c :] >> 24).astype(np.uint8).view(np.int8).astype(np.int64).reshape(kh, kw, cout)
+    r, s = _xorshift(s, cout)
+    bias = (r % 65536).astype(np.int64) - 32768 if bias_mode == 1 else r.view(np.int32).astype(np.int64)
+    if not bias_mode:
+        bias = np.zeros(cout, dtype=np.int64)
+    r, s = _xorshift(s, 2 * cout)
+    mult = (np.uint32(0x40000000) | (r[0::2] >> 2)).astype(np.int64)
+    shift = shmin + (r[1::2] % np.uint32(shmax - shmin + 1)).astype(np.int64)
+    oh, pt = _out_size(h, kh, stride, dil, bool(same))
+    ow, pl = _out_size(w, kw, stride, dil, bool(same))
+    xin = np.repeat(x, dm, axis=2) + in_off  # input channel of output channel oc is oc // dm
+    acc = np.zeros((oh, ow, cout), dtype=np.int64) + bias
+    for ky in range(kh):
+        ys = np.arange(oh) * stride - pt + ky * dil
+        for kx in range(kw):
+            xs = np.arange(ow) * stride - pl + kx * dil
+            valid = ((ys >= 0) & (ys < h))[:, None] & ((xs >= 0) & (xs < w))[None, :]
+            tap = xin[np.clip(ys, 0, h - 1)][:, np.clip(xs, 0, w - 1)] * f[ky, kx]
+            acc += np.where(valid[:, :, None], tap, 0)
+    out = np.clip(_requant_numpy(_wrap32(acc), mult, shift) + out_off, act_min, act_max)
+    return _fnv1a(out.astype(np.int8).tobytes())
+
+
 def test_xorshift_first_value():
     # seed 1: 1 ^ 1 << 13 = 8193; 8193 ^ 8193 >> 17 = 8193; 8193 ^ 8193 << 5 = 270369
     assert int(_xorshift(1, 1)[0][0]) == 270369
@@ -171,13 +215,44 @@ def test_matmul_bit_exact_on_target(board, tmp_path):
         assert int(fields[8]) <= 1, fields  # within one fp16 ulp of the reference on the target
 
 
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_depthwise_bit_exact_on_target(board, tmp_path):
+    elf = _build(tmp_path, board, "test_depthwise.c")
+    res = _run(board, elf)
+    lines = res.stderr.splitlines()
+    assert lines and lines[-1] == "PASSED", res.stderr
+    cases = [line.split() for line in lines if line.startswith("dw ")]
+    assert len(cases) >= 11
+    for fields in cases:
+        assert fields[18] == "ok", fields
+        params = [int(v) for v in fields[1:18]]
+        assert int(fields[19], 16) == _depthwise_hash(*params), f"target output differs from the numpy model: {fields}"
+
+
+def _counts(res) -> tuple[list[list[str]], list[int]]:
+    labels = [line.split() for line in res.stderr.splitlines() if line.startswith("bench ")]
+    counts = [int(v) for v in re.findall(r"^insncount (\d+)$", res.stderr, re.M)]
+    assert len(labels) == len(counts) and labels[0][1] == "empty"
+    return labels, counts
+
+
+def test_depthwise_instruction_counts_cm4(plugin, tmp_path):
+    elf = _build(tmp_path, "qemu-cm4", "test_depthwise.c", ["-DODL_BENCH"])
+    res = _run("qemu-cm4", elf, plugin)
+    assert res.returncode == 0, res.stderr
+    labels, counts = _counts(res)
+    (ref_label, ref), (dsp_label, dsp) = zip(labels[1:], (c - counts[0] for c in counts[1:]))
+    macs = int(dsp_label[-1])
+    print(f"depthwise_s8 16x16x32 3x3: {macs / dsp:.3f} MAC/instr, {ref / dsp:.1f}x reference")
+    assert ref / dsp >= 3.0
+    assert macs / dsp > 0.114  # CMSIS-NN's Cortex-M4 figure for the same shape (anchors.md)
+
+
 def test_matmul_instruction_counts_cm4(plugin, tmp_path):
     elf = _build(tmp_path, "qemu-cm4", "bench_matmul.c", ["-DODL_BENCH_F32"])
     res = _run("qemu-cm4", elf, plugin)
     assert res.returncode == 0, res.stderr
-    labels = [line.split() for line in res.stderr.splitlines() if line.startswith("bench ")]
-    counts = [int(v) for v in re.findall(r"^insncount (\d+)$", res.stderr, re.M)]
-    assert len(labels) == len(counts) and labels[0][1] == "empty"
+    labels, counts = _counts(res)
     overhead = counts[0]
     rows = {}
     for (_, kernel, path, m, n, k, macs), count in zip(labels[1:], counts[1:]):

@@ -18,5 +18,16 @@ const odl_matmul_path odl_path_arm_dsp = {
     odl_matmul_f16_dsp, /* matmul_f16: fp16 storage, fp32 arithmetic */
 };
 
-const odl_layer_path odl_layers_arm_dsp = {"arm_dsp", 0, 0, 0, 0};
+odl_status odl_depthwise_conv2d_s8_forward_dsp(const int8_t *, const odl_dims *, const int8_t *, int32_t, int32_t,
+                                               int32_t, const int32_t *, const odl_conv_s8_params *,
+                                               const odl_requant *, const odl_output_s8 *, const odl_dims *,
+                                               int8_t *); /* depthwise_s8_dsp.c */
+
+const odl_layer_path odl_layers_arm_dsp = {
+    "arm_dsp",
+    odl_depthwise_conv2d_s8_forward_dsp, /* depthwise_conv2d_s8_forward */
+    0,                                   /* depthwise_conv2d_f16_forward: reference loop */
+    0,                                   /* depthwise_conv2d_f16_weight_grad */
+    0,                                   /* depthwise_conv2d_f16_input_grad */
+};
 #endif
