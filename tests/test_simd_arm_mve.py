@@ -266,7 +266,8 @@ def make_cases():
               case_mm_s8(rng, 256, 32, 32, "anchor conv1x1 16x16x32->32"),
               case_mm_s8(rng, 1, 64, 256, "anchor fully connected 256->64")]
     # tails of M, N, K; per-tensor; no bias; zero offset
-    for m, n, k in [(1, 1, 1), (2, 3, 15), (3, 2, 16), (4, 5, 17), (5, 33, 31), (7, 31, 40), (6, 65, 3), (3, 1, 100)]:
+    for m, n, k in [(1, 1, 1), (2, 3, 15), (3, 2, 16), (4, 5, 17), (5, 33, 31), (7, 31, 40), (6, 65, 3), (3, 1, 100),
+                    (4, 5, 32), (9, 7, 16), (11, 33, 32), (8, 2, 16), (7, 1, 32), (13, 64, 32)]:
         cases.append(case_mm_s8(rng, m, n, k))
     cases.append(case_mm_s8(rng, 4, 7, 20, per_channel=False, label="matmul_s8 per-tensor"))
     cases.append(case_mm_s8(rng, 5, 6, 33, bias=False, off=0, label="matmul_s8 no bias, offset 0"))

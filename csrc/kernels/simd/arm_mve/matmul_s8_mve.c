@@ -6,6 +6,8 @@
  * seven), so one step over 16 taps is 5 loads + 6 VMLADAVA for 96 MACs. The column sums of B are computed once per
  * block of columns and folded into the accumulator's start value with the bias. The last M % 3 rows use a
  * 1 x 3 kernel that sums B in the same loop (VADDVA). K tails: tail-predicated loops (WLSTP / LETP).
+ * K = 16 and K = 32 (pointwise convolutions with 16 / 32 input channels) use 4 x 2 blocks with the K loop unrolled:
+ * with no low-overhead loop, LR becomes the 8th even accumulator.
  * All sums are exact modulo 2^32, like the reference's int32 accumulator.
  *
  * Requantization is vectorised over 4 output channels (mve_requant.h, exactly odl_requant_s8), stored with
@@ -112,8 +114,108 @@ static inline void odl_mve_rows3(const int8_t *a, const int8_t *b, int32_t k, in
                      : "r3", "r4", "r5", "r6", "r8", "r10", "r11", "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6",
                        "d7", "cc", "memory");
 }
+/* K = 16 exactly: 4 rows x 2 columns with the K loop unrolled, so LR is free to be the 8th accumulator; rows and
+ * columns are reached with immediate offsets from one pointer each (4 rows x 16 bytes < 128). Per column pair:
+ * 2 + 4 loads, 8 VMLADAVA (128 MACs), 4 LDRD + 4 STRD, 4 loop instructions. */
+static inline void odl_mve_rows4_k16(const int8_t *a, const int8_t *b, int32_t pairs, int32_t *acc) {
+    register int32_t *end __asm__("r0") = acc + 2 * pairs;
+    register const int8_t *pa __asm__("r1") = a;
+    register const int8_t *pb __asm__("r3") = b;
+    register int32_t *pacc __asm__("r5") = acc;
+    __asm__ volatile("str r0, [sp, #-8]!\n"
+                     "1:\n"
+                     "ldrd r0, r2, [r5]\n"
+                     "ldrd r4, r6, [r5, #128]\n"
+                     "ldrd r8, r10, [r5, #256]\n"
+                     "ldrd r12, lr, [r5, #384]\n"
+                     "vldrb.8 q0, [r3, #0]\n"
+                     "vldrb.8 q2, [r3, #16]\n"
+                     "add r3, #32\n"
+                     "vldrb.8 q4, [r1, #0]\n"
+                     "vmladava.s8 r0, q4, q0\n"
+                     "vmladava.s8 r2, q4, q2\n"
+                     "vldrb.8 q4, [r1, #16]\n"
+                     "vmladava.s8 r4, q4, q0\n"
+                     "vmladava.s8 r6, q4, q2\n"
+                     "vldrb.8 q4, [r1, #32]\n"
+                     "vmladava.s8 r8, q4, q0\n"
+                     "vmladava.s8 r10, q4, q2\n"
+                     "vldrb.8 q4, [r1, #48]\n"
+                     "vmladava.s8 r12, q4, q0\n"
+                     "vmladava.s8 lr, q4, q2\n"
+                     "strd r4, r6, [r5, #128]\n"
+                     "strd r8, r10, [r5, #256]\n"
+                     "strd r12, lr, [r5, #384]\n"
+                     "strd r0, r2, [r5], #8\n"
+                     "ldr r0, [sp]\n"
+                     "cmp r5, r0\n"
+                     "bne 1b\n"
+                     "add sp, #8\n"
+                     : "+r"(end), "+r"(pa), "+r"(pb), "+r"(pacc)
+                     :
+                     : "r2", "r4", "r6", "r8", "r10", "r12", "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7",
+                       "d8", "d9", "cc", "memory");
+}
+
+/* K = 32 exactly: 4 rows x 2 columns with the K loop unrolled, so LR is free to be the 8th accumulator; rows and
+ * columns are reached with immediate offsets from one pointer each (4 rows x 32 bytes < 128). Per column pair:
+ * 4 + 8 loads, 16 VMLADAVA (256 MACs), 4 LDRD + 4 STRD, 4 loop instructions. */
+static inline void odl_mve_rows4_k32(const int8_t *a, const int8_t *b, int32_t pairs, int32_t *acc) {
+    register int32_t *end __asm__("r0") = acc + 2 * pairs;
+    register const int8_t *pa __asm__("r1") = a;
+    register const int8_t *pb __asm__("r3") = b;
+    register int32_t *pacc __asm__("r5") = acc;
+    __asm__ volatile("str r0, [sp, #-8]!\n"
+                     "1:\n"
+                     "ldrd r0, r2, [r5]\n"
+                     "ldrd r4, r6, [r5, #128]\n"
+                     "ldrd r8, r10, [r5, #256]\n"
+                     "ldrd r12, lr, [r5, #384]\n"
+                     "vldrb.8 q0, [r3, #0]\n"
+                     "vldrb.8 q2, [r3, #32]\n"
+                     "vldrb.8 q1, [r3, #16]\n"
+                     "vldrb.8 q3, [r3, #48]\n"
+                     "add r3, #64\n"
+                     "vldrb.8 q4, [r1, #0]\n"
+                     "vmladava.s8 r0, q4, q0\n"
+                     "vmladava.s8 r2, q4, q2\n"
+                     "vldrb.8 q4, [r1, #16]\n"
+                     "vmladava.s8 r0, q4, q1\n"
+                     "vmladava.s8 r2, q4, q3\n"
+                     "vldrb.8 q4, [r1, #32]\n"
+                     "vmladava.s8 r4, q4, q0\n"
+                     "vmladava.s8 r6, q4, q2\n"
+                     "vldrb.8 q4, [r1, #48]\n"
+                     "vmladava.s8 r4, q4, q1\n"
+                     "vmladava.s8 r6, q4, q3\n"
+                     "vldrb.8 q4, [r1, #64]\n"
+                     "vmladava.s8 r8, q4, q0\n"
+                     "vmladava.s8 r10, q4, q2\n"
+                     "vldrb.8 q4, [r1, #80]\n"
+                     "vmladava.s8 r8, q4, q1\n"
+                     "vmladava.s8 r10, q4, q3\n"
+                     "vldrb.8 q4, [r1, #96]\n"
+                     "vmladava.s8 r12, q4, q0\n"
+                     "vmladava.s8 lr, q4, q2\n"
+                     "vldrb.8 q4, [r1, #112]\n"
+                     "vmladava.s8 r12, q4, q1\n"
+                     "vmladava.s8 lr, q4, q3\n"
+                     "strd r4, r6, [r5, #128]\n"
+                     "strd r8, r10, [r5, #256]\n"
+                     "strd r12, lr, [r5, #384]\n"
+                     "strd r0, r2, [r5], #8\n"
+                     "ldr r0, [sp]\n"
+                     "cmp r5, r0\n"
+                     "bne 1b\n"
+                     "add sp, #8\n"
+                     : "+r"(end), "+r"(pa), "+r"(pb), "+r"(pacc)
+                     :
+                     : "r2", "r4", "r6", "r8", "r10", "r12", "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7",
+                       "d8", "d9", "cc", "memory");
+}
+
 #if ODL_MVE_NB != 32
-#error "odl_mve_rows3 hard-codes the accumulator row stride (ODL_MVE_NB * 4 = 128 bytes)"
+#error "odl_mve_rows3 / rows4 hard-code the accumulator row stride (ODL_MVE_NB * 4 = 128 bytes)"
 #endif
 
 /* 1 row x 3 columns with the column sums in the same loop: r[j] += dot(a, b_j) + off * sum(b_j).
@@ -196,18 +298,43 @@ odl_status odl_matmul_s8_mve(const int8_t *a, const int8_t *b, const int32_t *bi
     if (!a || !b || !out || m <= 0 || n <= 0 || k <= 0 || !q || !o || !q->multiplier || !q->shift)
         return ODL_ERR_ARG;
     int32_t init[ODL_MVE_NB] __attribute__((aligned(8)));
-    int32_t acc[3][ODL_MVE_NB] __attribute__((aligned(8)));
-    const int32_t m3 = m - m % 3;
+    int32_t acc[4][ODL_MVE_NB] __attribute__((aligned(8)));
+    const int rows4 = k == 16 || k == 32; /* unrolled 4-row kernels for these K */
+    const int32_t m4 = rows4 ? m - m % 4 : 0;
+    const int32_t m3 = m4 + (m - m4) - (m - m4) % 3;
     for (int32_t n0 = 0; n0 < n; n0 += ODL_MVE_NB) {
         const int32_t nb = ODL_MIN(ODL_MVE_NB, n - n0);
-        /* start value of each column: bias + off * sum_k b (only when 3-row blocks will use it) */
+        /* start value of each column: bias + off * sum_k b (only when multi-row blocks will use it) */
         for (int32_t j = 0; j < nb; ++j) {
             int32_t v = bias ? bias[n0 + j] : 0;
             if (a_offset && m3)
                 v = (int32_t)((uint32_t)v + (uint32_t)a_offset * (uint32_t)odl_mve_sum_s8(b + (size_t)(n0 + j) * k, k));
             init[j] = v;
         }
-        for (int32_t i = 0; i < m3; i += 3) {
+        for (int32_t i = 0; i < m4; i += 4) {
+            const int8_t *a0 = a + (size_t)i * k;
+            for (int32_t t = 0; t < 4; ++t)
+                for (int32_t j = 0; j < nb; j += 4) vst1q_s32(&acc[t][j], vld1q_s32(&init[j]));
+            if (nb >= 2) {
+                if (k == 32)
+                    odl_mve_rows4_k32(a0, b + (size_t)n0 * k, nb >> 1, &acc[0][0]);
+                else
+                    odl_mve_rows4_k16(a0, b + (size_t)n0 * k, nb >> 1, &acc[0][0]);
+            }
+            if (nb & 1) { /* odd last column: the 3 x 2 kernel against it twice, for rows 0-2 and row 3 */
+                const int32_t j = nb - 1;
+                const int8_t *bj = b + (size_t)(n0 + j) * k;
+                int32_t r[6] = {init[j], init[j], init[j], init[j], init[j], init[j]};
+                odl_mve_dot3x2(a0, a0 + k, a0 + 2 * (size_t)k, bj, bj, k, r);
+                acc[0][j] = r[0], acc[1][j] = r[2], acc[2][j] = r[4];
+                int32_t r3[6] = {init[j], init[j], init[j], init[j], init[j], init[j]};
+                const int8_t *a3 = a0 + 3 * (size_t)k;
+                odl_mve_dot3x2(a3, a3, a3, bj, bj, k, r3);
+                acc[3][j] = r3[0];
+            }
+            odl_mve_requant_rows(&acc[0][0], 4, n0, nb, q, o, out + (size_t)i * n + n0, n);
+        }
+        for (int32_t i = m4; i < m3; i += 3) {
             const int8_t *a0 = a + (size_t)i * k;
             for (int32_t t = 0; t < 3; ++t)
                 for (int32_t j = 0; j < nb; j += 4) vst1q_s32(&acc[t][j], vld1q_s32(&init[j]));
