@@ -234,30 +234,51 @@ def collect_regions(program, steps: list, mode: str) -> list[Region]:
     return regions + scratch
 
 
-def pack(regions: list[Region], alignment: int = ALIGNMENT, guard_bytes: int = 0) -> int:
-    """Greedy best-fit packing in place (sets offset/extent); returns the arena size.
+# Orders the greedy placement tries (the smallest arena wins; ties: the first order). "size" is TFLite Micro's.
+PACK_ORDERS = {
+    "size": lambda r: (-r.extent, r.first, r.last, r.name),
+    "size_x_lifetime": lambda r: (-r.extent * (r.last - r.first + 1), -r.extent, r.first, r.name),
+    "lifetime": lambda r: (-(r.last - r.first), -r.extent, r.first, r.name),
+}
 
-    Regions are placed largest first (ties: earlier first use, then name). Each goes into the smallest gap between
-    already-placed regions whose lifetimes overlap its own that holds it (lowest offset on ties), else on top of
-    them. Deterministic for a given input.
-    """
-    for r in regions:
-        r.extent = _align(max(r.nbytes, 1) + guard_bytes, alignment)
-    order = sorted(regions, key=lambda r: (-r.extent, r.first, r.last, r.name))
+
+def _place(regions: list[Region], key) -> dict[str, int]:
     placed: list[Region] = []
-    for r in order:
+    offsets: dict[str, int] = {}
+    for r in sorted(regions, key=key):
         conflicts = sorted((p for p in placed if p.first <= r.last and r.first <= p.last),
-                           key=lambda p: (p.offset, p.extent))
+                           key=lambda p: (offsets[p.name], p.extent))
         best_off, best_gap = None, None
         cursor = 0
         for p in conflicts:
-            gap = p.offset - cursor
+            gap = offsets[p.name] - cursor
             if gap >= r.extent and (best_gap is None or gap < best_gap):
                 best_off, best_gap = cursor, gap
-            cursor = max(cursor, p.offset + p.extent)
-        r.offset = best_off if best_off is not None else cursor
+            cursor = max(cursor, offsets[p.name] + p.extent)
+        offsets[r.name] = best_off if best_off is not None else cursor
         placed.append(r)
-    return max((r.offset + r.extent for r in regions), default=0)
+    return offsets
+
+
+def pack(regions: list[Region], alignment: int = ALIGNMENT, guard_bytes: int = 0) -> int:
+    """Greedy best-fit packing in place (sets offset/extent); returns the arena size.
+
+    Regions are placed one by one in a given order; each goes into the smallest gap between already-placed regions
+    whose lifetimes overlap its own that holds it (lowest offset on ties), else on top of them. Three orders are
+    tried (largest first as TFLite Micro's GreedyMemoryPlanner; largest size x lifetime first; longest-lived
+    first) and the smallest arena kept. Deterministic for a given input. Region names must be unique.
+    """
+    for r in regions:
+        r.extent = _align(max(r.nbytes, 1) + guard_bytes, alignment)
+    best, best_size = None, None
+    for key in PACK_ORDERS.values():
+        offsets = _place(regions, key)
+        size = max((offsets[r.name] + r.extent for r in regions), default=0)
+        if best_size is None or size < best_size:
+            best, best_size = offsets, size
+    for r in regions:
+        r.offset = best[r.name]
+    return best_size or 0
 
 
 def _timeline(steps: list, regions: list[Region], guard_bytes: int) -> list[dict]:
