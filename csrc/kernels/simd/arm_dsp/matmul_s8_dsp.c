@@ -9,9 +9,10 @@
  *  - Main block: 6 rows x 1 column, inline assembly with pinned registers (6 accumulators, 2 B lanes, 4 LDM
  *    targets, 2 pointers: all 14 allocatable registers; the compiler alone spills). Per 4 taps LDR + 2 SXTB16 +
  *    3 LDM (4 words each) + 12 SMLAD = 18 instructions for 24 MACs, 4 groups per loop iteration.
- *  - M < 6, the M % 6 row tail and K > 256 (6 rows no longer fit the 3 KB buffer) run one widened row (input offset
- *    added with SADD16) against 4 weight rows at a time: LDRD + 4 x (LDR + 2 SXTB16 + 2 SMLAD) = 21 instructions
- *    for 16 MACs. K > 1536 falls back to the reference.
+ *    K > 256 runs in chunks of 256 taps (the 6 x 256 int16 buffer is 3 KB), the sums kept between chunks.
+ *  - M < 6 and the M % 6 row tail run one widened row (input offset added with SADD16) against 4 weight rows at a
+ *    time: LDRD + 4 x (LDR + 2 SXTB16 + 2 SMLAD) = 21 instructions for 16 MACs. Such rows with K > 1536 run the
+ *    reference.
  *  - The K tail (k % 4) is a zero-padded last group: A padded in the buffer, B bytes read one by one into a word,
  *    never past the end of B.
  *  - Requantization stays exact but cheap: when the accumulator is provably small (checked once per call from K,
@@ -28,8 +29,9 @@
 
 #include "dsp_internal.h"
 
-/* int16 taps in the A stack buffer (3 KB): 6 rows up to K = 256, one row up to K = 1536. */
+/* int16 taps in the A stack buffer (3 KB): 6 rows of a K chunk of 256 taps, or one whole row up to K = 1536. */
 #define ODL_DSP_ABUF 1536
+#define ODL_DSP_KC 256
 /* Output channels whose start values and requantization constants are precomputed at a time (stack). */
 #define ODL_DSP_NCHUNK 32
 
@@ -53,10 +55,11 @@ typedef struct {
     "sxtb16 %[v], %[v], ror #8\n\t"                                                                             \
     "strd %[e], %[v], [%[d]], #" STRIDE "\n\t"
 
-/* Widen rows a[0..rows) (row stride k) into buf: group g of row r at words buf[(g * rows + r) * 2 + {0,1}] =
+/* Widen `width` taps of rows a[0..rows) (row stride k) into buf: group g of row r at words buf[(g * rows + r) * 2 + {0,1}] =
  * taps (0,2) and (1,3). The tail group is zero-padded. */
-static void odl_dsp_widen_rows(const int8_t *a, int32_t k, int32_t rows, int32_t a_offset, uint32_t *dst) {
-    const int32_t full = k >> 2, tail = k & 3;
+static void odl_dsp_widen_rows(const int8_t *a, int32_t width, int32_t k, int32_t rows, int32_t a_offset,
+                               uint32_t *dst) {
+    const int32_t full = width >> 2, tail = width & 3;
     if (a_offset) {
         /* Only for single rows: taps a + a_offset; the zero padding of the tail stays 0. */
         const uint32_t off2 = ((uint32_t)a_offset & 0xFFFFu) * 0x10001u;
@@ -114,20 +117,21 @@ static void odl_dsp_widen_rows(const int8_t *a, int32_t k, int32_t rows, int32_t
         }
 }
 
-/* Sum of the taps of one weight row, exactly (two int16-lane accumulators cannot overflow for k <= 1536). */
+/* Sum of the taps of one weight row, exactly: two int16-lane sums, flushed every 256 taps (|lane| <= 128 * 128). */
 static int32_t odl_dsp_row_sum(const int8_t *b, int32_t k) {
-    uint32_t s = 0;
-    int32_t p = 0;
-    for (; p + 4 <= k; p += 4) {
-        const uint32_t w = odl_ld32(b + p);
-        s = __sxtab16(s, w);
-        s = __sxtab16(s, w >> 8);
+    int32_t sum = 0, p = 0;
+    while (p + 4 <= k) {
+        uint32_t s = 0;
+        for (const int32_t end = p + 256 < k ? p + 256 : k; p + 4 <= end; p += 4) {
+            const uint32_t w = odl_ld32(b + p);
+            s = __sxtab16(s, w);
+            s = __sxtab16(s, w >> 8);
+        }
+        sum += (int16_t)(s & 0xFFFFu) + (int16_t)(s >> 16);
     }
-    int32_t sum = (int16_t)(s & 0xFFFFu) + (int16_t)(s >> 16);
     for (; p < k; ++p) sum += b[p];
     return sum;
 }
-
 
 static inline int8_t odl_dsp_out(int32_t acc, int fast, const odl_dsp_col *p, int32_t j, const odl_requant *q,
                                  const odl_output_s8 *o) {
@@ -166,22 +170,28 @@ static inline int8_t odl_dsp_out(int32_t acc, int fast, const odl_dsp_col *p, in
 /* 6 rows (widened in buf) x columns [j0, j1), one column at a time: per 4 taps LDR + 2 SXTB16 + 3 LDM + 12 SMLAD =
  * 18 instructions for 24 MACs. FAST / CLAMP / TAIL are constants in each inlined copy (no per-column tests). */
 static inline __attribute__((always_inline)) void odl_dsp_rows6_impl(const uint32_t *buf, const int8_t *b, int32_t nc,
-                                                                    int32_t k, int32_t n, int8_t *out,
+                                                                    int32_t kw, int32_t k, int32_t n, int8_t *out,
                                                                     const odl_dsp_col *p, const odl_requant *q,
-                                                                    const odl_output_s8 *o, int32_t j, const int FAST,
-                                                                    const int CLAMP, const int TAIL) {
-    const int32_t full = k >> 2, tail = k & 3;
+                                                                    const odl_output_s8 *o, int32_t j,
+                                                                    const int32_t *part_in, int32_t *part_out,
+                                                                    const int FAST, const int CLAMP, const int TAIL,
+                                                                    const int CHUNKED) {
+    const int32_t full = kw >> 2, tail = kw & 3;
     const int32_t lo = o->act_min, hi = o->act_max, clamp = CLAMP;
     const uint32_t *end4 = buf + (size_t)full * 12; /* the remainder groups run first, then 4 at a time */
     const int32_t rem = full & 3;
     const int8_t *pbj = b;
     for (const odl_dsp_col *pend = p + nc; p < pend; ++p, ++j, ++out, pbj += k) {
-        register int32_t c0 __asm__("r0") = p->init;
-        register int32_t c1 __asm__("r1") = c0;
-        register int32_t c2 __asm__("r2") = c0;
-        register int32_t c3 __asm__("r3") = c0;
-        register int32_t c4 __asm__("r4") = c0;
-        register int32_t c5 __asm__("r5") = c0;
+        const int32_t init = p->init;
+        register int32_t c0 __asm__("r0") = init;
+        register int32_t c1 __asm__("r1") = init;
+        register int32_t c2 __asm__("r2") = init;
+        register int32_t c3 __asm__("r3") = init;
+        register int32_t c4 __asm__("r4") = init;
+        register int32_t c5 __asm__("r5") = init;
+        if (CHUNKED && part_in) /* K chunk after the first: continue from the saved sums */
+            c0 = part_in[0], c1 = part_in[1], c2 = part_in[2], c3 = part_in[3], c4 = part_in[4], c5 = part_in[5],
+            part_in += 6;
         register uint32_t e __asm__("r6");
         register uint32_t w __asm__("r7");
         register const uint32_t *pa __asm__("r12") = buf;
@@ -202,6 +212,11 @@ static inline __attribute__((always_inline)) void odl_dsp_rows6_impl(const uint3
             __asm__ volatile(ODL_DSP_GROUP6 : [pb] "+r"(pt), ODL_DSP_ACC6 : "m"(tw) : ODL_DSP_CLOBBER6);
         }
         const int32_t a0 = c0, a1 = c1, a2 = c2, a3 = c3, a4 = c4, a5 = c5;
+        if (CHUNKED && part_out) { /* K chunk before the last: save the sums */
+            part_out[0] = a0, part_out[1] = a1, part_out[2] = a2, part_out[3] = a3, part_out[4] = a4, part_out[5] = a5;
+            part_out += 6;
+            continue;
+        }
         int8_t *dst = out;
         if (FAST) {
             const int32_t ls1 = p->rq.ls1, mult = p->rq.mult, cst = p->rq.c, e_sh = p->rq.e, e_nz = p->rq.e != 0;
@@ -227,22 +242,31 @@ static inline __attribute__((always_inline)) void odl_dsp_rows6_impl(const uint3
     }
 }
 
+/* Columns [j0, j1) of 6 rows widened in buf (taps [k0, k0 + kw) of rows of length k): start from part_in (or the
+ * columns' start values) and save the sums in part_out (or requantize and store them). */
 static __attribute__((noinline)) void odl_dsp_rows6(const uint32_t *buf, const int8_t *b, int32_t j0, int32_t j1,
-                                                    int32_t k, int32_t n, int8_t *out, int fast,
+                                                    int32_t kw, int32_t k, int32_t n, int8_t *out, int fast,
                                                     const odl_dsp_col *cols, const odl_requant *q,
-                                                    const odl_output_s8 *o) {
-    const int clamp = o->act_min > -128 || o->act_max < 127, tail = (k & 3) != 0;
+                                                    const odl_output_s8 *o, const int32_t *part_in,
+                                                    int32_t *part_out) {
+    const int clamp = o->act_min > -128 || o->act_max < 127, tail = (kw & 3) != 0;
     const int8_t *pb = b + (size_t)j0 * k;
     const int32_t nc = j1 - j0;
     out += j0;
-    if (!fast)
-        odl_dsp_rows6_impl(buf, pb, nc, k, n, out, cols, q, o, j0, 0, 0, tail);
+    /* FAST / CLAMP / TAIL / CHUNKED constant in each copy: no per-column tests in the common cases */
+    if (part_in || part_out) {
+        if (fast)
+            odl_dsp_rows6_impl(buf, pb, nc, kw, k, n, out, cols, q, o, j0, part_in, part_out, 1, clamp, tail, 1);
+        else
+            odl_dsp_rows6_impl(buf, pb, nc, kw, k, n, out, cols, q, o, j0, part_in, part_out, 0, 0, tail, 1);
+    } else if (!fast)
+        odl_dsp_rows6_impl(buf, pb, nc, kw, k, n, out, cols, q, o, j0, 0, 0, 0, 0, tail, 0);
     else if (!clamp && !tail)
-        odl_dsp_rows6_impl(buf, pb, nc, k, n, out, cols, q, o, j0, 1, 0, 0);
+        odl_dsp_rows6_impl(buf, pb, nc, kw, k, n, out, cols, q, o, j0, 0, 0, 1, 0, 0, 0);
     else if (clamp && !tail)
-        odl_dsp_rows6_impl(buf, pb, nc, k, n, out, cols, q, o, j0, 1, 1, 0);
+        odl_dsp_rows6_impl(buf, pb, nc, kw, k, n, out, cols, q, o, j0, 0, 0, 1, 1, 0, 0);
     else
-        odl_dsp_rows6_impl(buf, pb, nc, k, n, out, cols, q, o, j0, 1, clamp, 1);
+        odl_dsp_rows6_impl(buf, pb, nc, kw, k, n, out, cols, q, o, j0, 0, 0, 1, clamp, 1, 0);
 }
 
 /* 1 row x 4 columns over `groups` (> 0) full groups; pa: the widened row, pb[4]: the weight rows (advanced).
@@ -286,7 +310,7 @@ static inline __attribute__((always_inline)) const uint32_t *odl_dsp_dot1x4(cons
 }
 
 /* One widened row (buf) x columns [j0, j1): 4 columns at a time, then single columns. */
-static void odl_dsp_row1(const uint32_t *buf, const int8_t *b, int32_t j0, int32_t j1, int32_t k, int8_t *out,
+static __attribute__((noinline)) void odl_dsp_row1(const uint32_t *buf, const int8_t *b, int32_t j0, int32_t j1, int32_t k, int8_t *out,
                          int fast, const odl_dsp_col *cols, const odl_requant *q, const odl_output_s8 *o) {
     const int32_t full = k >> 2, tail = k & 3;
     int32_t j = j0;
@@ -324,12 +348,11 @@ odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bi
                              int32_t a_offset, const odl_requant *q, const odl_output_s8 *o, int8_t *out) {
     if (!a || !b || !out || m <= 0 || n <= 0 || k <= 0 || !q || !o || !q->multiplier || !q->shift) return ODL_ERR_ARG;
     const int32_t kpad = (k + 3) & ~3;
-    if (kpad > ODL_DSP_ABUF) return odl_matmul_s8_ref(a, b, bias, m, n, k, a_offset, q, o, out);
-    /* 6-row blocks when they fit the buffer and M has one; the input offset then goes into the start values
-     * (weight-row sums, once per call), else into the widened row (SADD16). */
-    const int rows6 = m >= 6 && 6 * kpad <= ODL_DSP_ABUF;
-    if (!rows6 && (a_offset > 32639 || a_offset < -32640))
-        return odl_matmul_s8_ref(a, b, bias, m, n, k, a_offset, q, o, out); /* a + a_offset must fit int16 */
+    /* 6-row blocks whenever M has one, K in chunks of ODL_DSP_KC taps; the input offset then goes into the start
+     * values (weight-row sums, once per call). Single rows (M < 6, the M % 6 tail) need the whole widened row in the
+     * buffer, the offset added to it (SADD16); beyond that they run the reference. */
+    const int rows6 = m >= 6;
+    const int row1 = kpad <= ODL_DSP_ABUF && (rows6 || (a_offset <= 32639 && a_offset >= -32640));
 
     /* Fast requantization when the largest possible |acc| allows it (dsp_internal.h). */
     int64_t bias_max = 0;
@@ -343,6 +366,7 @@ odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bi
 
     uint32_t abuf[ODL_DSP_ABUF / 2];
     odl_dsp_col cols[ODL_DSP_NCHUNK];
+    int32_t part[ODL_DSP_NCHUNK * 6]; /* sums between K chunks */
 
     for (int32_t j0 = 0; j0 < n; j0 += ODL_DSP_NCHUNK) {
         const int32_t j1 = n - j0 > ODL_DSP_NCHUNK ? j0 + ODL_DSP_NCHUNK : n;
@@ -356,13 +380,23 @@ odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bi
         }
         int32_t i = 0;
         if (rows6)
-            for (; i + 6 <= m; i += 6) {
-                odl_dsp_widen_rows(a + (size_t)i * k, k, 6, 0, abuf);
-                odl_dsp_rows6(abuf, b, j0, j1, k, n, out + (size_t)i * n, fast, cols, q, o);
-            }
+            for (; i + 6 <= m; i += 6)
+                for (int32_t k0 = 0; k0 < k; k0 += ODL_DSP_KC) {
+                    const int32_t kw = k - k0 < ODL_DSP_KC ? k - k0 : ODL_DSP_KC;
+                    odl_dsp_widen_rows(a + (size_t)i * k + k0, kw, k, 6, 0, abuf);
+                    odl_dsp_rows6(abuf, b + k0, j0, j1, kw, k, n, out + (size_t)i * n, fast, cols, q, o,
+                                  k0 ? part : 0, k0 + kw < k ? part : 0);
+                }
         for (; i < m; ++i) {
-            odl_dsp_widen_rows(a + (size_t)i * k, k, 1, rows6 ? 0 : a_offset, abuf);
-            odl_dsp_row1(abuf, b, j0, j1, k, out + (size_t)i * n, fast, cols, q, o);
+            if (row1) {
+                odl_dsp_widen_rows(a + (size_t)i * k, k, k, 1, rows6 ? 0 : a_offset, abuf);
+                odl_dsp_row1(abuf, b, j0, j1, k, out + (size_t)i * n, fast, cols, q, o);
+            } else { /* the reference for this row and these columns */
+                const odl_requant qj = {q->multiplier + (q->per_channel ? j0 : 0), q->shift + (q->per_channel ? j0 : 0),
+                                        q->per_channel};
+                odl_matmul_s8_ref(a + (size_t)i * k, b + (size_t)j0 * k, bias ? bias + j0 : 0, 1, j1 - j0, k, a_offset,
+                                  &qj, o, out + (size_t)i * n + j0);
+            }
         }
     }
     return ODL_OK;
