@@ -166,28 +166,31 @@ class Case:
         return int(np.prod(self.out2_shape)) * self.out_dtype.itemsize if self.out2_shape else 0
 
 
-def s8_quant(rng, n, per_channel):
+def s8_quant(rng, n, per_channel, right_only=False):
+    """Multipliers and shifts; right_only: every shift in [-31, -1] (the usual case, a shorter kernel path)."""
     cnt = n if per_channel else 1
     mult = rng.integers(1 << 30, (1 << 31) - 1, cnt, dtype=np.int64).astype(np.int32)
-    shift = rng.integers(-12, 2, cnt).astype(np.int32)
-    if cnt > 2:  # edges: the largest multiplier, no shift, a left shift, a deep right shift
+    shift = rng.integers(-12, -1 if right_only else 2, cnt).astype(np.int32)
+    if cnt > 2 and right_only:  # edges: the largest multiplier, the shallowest and deepest right shifts
+        mult[0], shift[0], shift[1] = (1 << 31) - 1, -1, -31
+    elif cnt > 2:  # edges: the largest multiplier, no shift, a left shift, a deep right shift
         mult[0], shift[0], shift[1], shift[2] = (1 << 31) - 1, 0, 3, -31
     return mult, shift
 
 
-def case_mm_s8(rng, m, n, k, label="", per_channel=True, bias=True, off=None):
+def case_mm_s8(rng, m, n, k, label="", per_channel=True, bias=True, off=None, right_only=False):
     a = rng.integers(-128, 128, (m, k), dtype=np.int8)
     b = rng.integers(-128, 128, (n, k), dtype=np.int8)
     bi = rng.integers(-(1 << 16), 1 << 16, n, dtype=np.int32) if bias else None
     off = int(rng.integers(-127, 129)) if off is None else off
-    mult, shift = s8_quant(rng, n, per_channel)
+    mult, shift = s8_quant(rng, n, per_channel, right_only)
     out_off = int(rng.integers(-20, 20))
     lo, hi = (-128, 127) if rng.random() < 0.5 else (int(rng.integers(-128, 0)), int(rng.integers(0, 128)))
     acc = (a.astype(np.int64) + off) @ b.astype(np.int64).T + (bi if bias else 0)
     exp = requant(acc, mult if per_channel else mult[0], shift if per_channel else shift[0], out_off, lo, hi)
     ints = [m, n, k, off, int(per_channel), out_off, lo, hi]
-    return Case(K_MM_S8, ints, [a, b, bi, mult, shift], (m, n), np.int8, label=label or f"matmul_s8 {m}x{n}x{k}",
-                macs=m * n * k, expect=exp)
+    label = label or f"matmul_s8 {m}x{n}x{k}{' right' if right_only else ''}"
+    return Case(K_MM_S8, ints, [a, b, bi, mult, shift], (m, n), np.int8, label=label, macs=m * n * k, expect=exp)
 
 
 def case_mm_f(rng, dtype, layout, m, n, k, accumulate, label=""):
@@ -262,14 +265,17 @@ def make_cases():
     rng = np.random.default_rng(2026)
     cases = [Case(K_NOP, [], [], (0,), np.int8, label="nop")]  # calibrates the marker overhead
     # CMSIS-NN anchor shapes (the matmul each layer reduces to) -- asserted below
-    cases += [case_mm_s8(rng, 256, 16, 144, "anchor conv3x3 16x16x16->16 (im2col matmul)"),
-              case_mm_s8(rng, 256, 32, 32, "anchor conv1x1 16x16x32->32"),
-              case_mm_s8(rng, 1, 64, 256, "anchor fully connected 256->64")]
+    # (TFLite's convolution shifts are right shifts: scale products below 1)
+    cases += [case_mm_s8(rng, 256, 16, 144, "anchor conv3x3 16x16x16->16 (im2col matmul)", right_only=True),
+              case_mm_s8(rng, 256, 32, 32, "anchor conv1x1 16x16x32->32", right_only=True),
+              case_mm_s8(rng, 1, 64, 256, "anchor fully connected 256->64", right_only=True)]
     # tails of M, N, K; per-tensor; no bias; zero offset
     for m, n, k in [(1, 1, 1), (2, 3, 15), (3, 2, 16), (4, 5, 17), (5, 33, 31), (7, 31, 40), (6, 65, 3), (3, 1, 100),
                     (4, 5, 32), (9, 7, 16), (11, 33, 32), (8, 2, 16), (7, 1, 32), (13, 64, 32)]:
         cases.append(case_mm_s8(rng, m, n, k))
+        cases.append(case_mm_s8(rng, m, n, k, right_only=True))
     cases.append(case_mm_s8(rng, 4, 7, 20, per_channel=False, label="matmul_s8 per-tensor"))
+    cases.append(case_mm_s8(rng, 7, 9, 32, per_channel=False, right_only=True, label="matmul_s8 per-tensor right"))
     cases.append(case_mm_s8(rng, 5, 6, 33, bias=False, off=0, label="matmul_s8 no bias, offset 0"))
     for dt in (np.float16, np.float32):
         for lay in (NT, NN, TN):

@@ -264,8 +264,9 @@ static inline int32_t odl_mve_sum_s8(const int8_t *b, int32_t k) {
 __attribute__((always_inline)) static inline void odl_mve_requant_rows(const int32_t *acc, const int rows, int32_t n0,
                                                                        int32_t cnt, const odl_requant *q,
                                                                        const odl_output_s8 *o, int8_t *out,
-                                                                       int32_t out_stride) {
+                                                                       int32_t out_stride, int right_only) {
 #ifdef ODL_SINGLE_ROUNDING
+    (void)right_only;
     for (int32_t t = 0; t < rows; ++t)
         for (int32_t j = 0; j < cnt; ++j)
             out[(size_t)t * out_stride + j] = odl_requant_s8(acc[t * ODL_MVE_NB + j], q, n0 + j, o);
@@ -275,12 +276,21 @@ __attribute__((always_inline)) static inline void odl_mve_requant_rows(const int
     const int32_t *mp = q->multiplier + (pc ? n0 : 0), *sp = q->shift + (pc ? n0 : 0);
     int32x4_t mult = vdupq_n_s32(*mp), sh = vdupq_n_s32(*sp);
     int32_t j = 0;
-    for (; j + 4 <= cnt; j += 4) {
-        if (pc) mult = vld1q_s32(mp + j), sh = vld1q_s32(sp + j);
-        const int32x4_t lsh = odl_mve_lsh(sh), rsh = odl_mve_rsh(sh);
-        for (int t = 0; t < rows; ++t)
-            vstrbq_s32(out + (size_t)t * out_stride + j,
-                       odl_mve_requant4_lr(vld1q_s32(acc + t * ODL_MVE_NB + j), mult, lsh, rsh, &ov));
+    if (right_only) { /* every shift of these channels is in [-31, -1] */
+        for (; j + 4 <= cnt; j += 4) {
+            if (pc) mult = vld1q_s32(mp + j), sh = vld1q_s32(sp + j);
+            for (int t = 0; t < rows; ++t)
+                vstrbq_s32(out + (size_t)t * out_stride + j,
+                           odl_mve_requant4_r(vld1q_s32(acc + t * ODL_MVE_NB + j), mult, sh, &ov));
+        }
+    } else {
+        for (; j + 4 <= cnt; j += 4) {
+            if (pc) mult = vld1q_s32(mp + j), sh = vld1q_s32(sp + j);
+            const int32x4_t lsh = odl_mve_lsh(sh), rsh = odl_mve_rsh(sh);
+            for (int t = 0; t < rows; ++t)
+                vstrbq_s32(out + (size_t)t * out_stride + j,
+                           odl_mve_requant4_lr(vld1q_s32(acc + t * ODL_MVE_NB + j), mult, lsh, rsh, &ov));
+        }
     }
     if (j < cnt) {
         const mve_pred16_t p = vctp32q((uint32_t)(cnt - j));
@@ -304,6 +314,13 @@ odl_status odl_matmul_s8_mve(const int8_t *a, const int8_t *b, const int32_t *bi
     const int32_t m3 = m4 + (m - m4) - (m - m4) % 3;
     for (int32_t n0 = 0; n0 < n; n0 += ODL_MVE_NB) {
         const int32_t nb = ODL_MIN(ODL_MVE_NB, n - n0);
+        /* every shift of the chunk's channels in [-31, -1]: the shorter requantization (checked for m >= 3 only,
+         * where requantization is a noticeable share) */
+        int right_only = m >= 3;
+        for (int32_t j = 0; right_only && j < (q->per_channel ? nb : 1); ++j) {
+            const int32_t sj = q->shift[q->per_channel ? n0 + j : 0];
+            right_only &= sj <= -1 && sj >= -31;
+        }
         /* start value of each column: bias + off * sum_k b (only when multi-row blocks will use it) */
         for (int32_t j = 0; j < nb; ++j) {
             int32_t v = bias ? bias[n0 + j] : 0;
@@ -332,7 +349,7 @@ odl_status odl_matmul_s8_mve(const int8_t *a, const int8_t *b, const int32_t *bi
                 odl_mve_dot3x2(a3, a3, a3, bj, bj, k, r3);
                 acc[3][j] = r3[0];
             }
-            odl_mve_requant_rows(&acc[0][0], 4, n0, nb, q, o, out + (size_t)i * n + n0, n);
+            odl_mve_requant_rows(&acc[0][0], 4, n0, nb, q, o, out + (size_t)i * n + n0, n, right_only);
         }
         for (int32_t i = m4; i < m3; i += 3) {
             const int8_t *a0 = a + (size_t)i * k;
@@ -346,7 +363,7 @@ odl_status odl_matmul_s8_mve(const int8_t *a, const int8_t *b, const int32_t *bi
                 odl_mve_dot3x2(a0, a0 + k, a0 + 2 * (size_t)k, bj, bj, k, r);
                 acc[0][j] = r[0], acc[1][j] = r[2], acc[2][j] = r[4];
             }
-            odl_mve_requant_rows(&acc[0][0], 3, n0, nb, q, o, out + (size_t)i * n + n0, n);
+            odl_mve_requant_rows(&acc[0][0], 3, n0, nb, q, o, out + (size_t)i * n + n0, n, right_only);
         }
         for (int32_t i = m3; i < m; ++i) {
             const int8_t *ar = a + (size_t)i * k;
@@ -357,7 +374,7 @@ odl_status odl_matmul_s8_mve(const int8_t *a, const int8_t *b, const int32_t *bi
                                a_offset, r);
                 acc[0][j] = r[0], acc[0][j1] = r[1], acc[0][j2] = r[2];
             }
-            odl_mve_requant_rows(&acc[0][0], 1, n0, nb, q, o, out + (size_t)i * n + n0, n);
+            odl_mve_requant_rows(&acc[0][0], 1, n0, nb, q, o, out + (size_t)i * n + n0, n, right_only);
         }
     }
     return ODL_OK;

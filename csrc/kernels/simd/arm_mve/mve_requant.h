@@ -34,6 +34,16 @@ static inline int32x4_t odl_mve_requant4_lr(int32x4_t x, int32x4_t mult, int32x4
     return vminq_s32(vmaxq_s32(x, o->lo), o->hi);
 }
 
+/* The same when every lane shifts right by 1..31 and not left (rsh <= -1, the usual case for convolutions): no
+ * VSHL, and the fix-up's mask is the sign alone. 2 instructions fewer. */
+static inline int32x4_t odl_mve_requant4_r(int32x4_t x, int32x4_t mult, int32x4_t rsh, const odl_mve_out *o) {
+    x = vqrdmulhq_s32(x, mult);
+    x = vqaddq_s32(x, vshrq_n_s32(x, 31));
+    x = vrshlq_s32(x, rsh);
+    x = vaddq_n_s32(x, o->offset);
+    return vminq_s32(vmaxq_s32(x, o->lo), o->hi);
+}
+
 static inline int32x4_t odl_mve_requant4(int32x4_t x, int32x4_t mult, int32x4_t sh, const odl_mve_out *o) {
     return odl_mve_requant4_lr(x, mult, odl_mve_lsh(sh), odl_mve_rsh(sh), o);
 }
