@@ -306,3 +306,26 @@ def test_tflm_arena_bytes():
     # the arena holds at least the two largest simultaneously live activations (conv1's input and output)
     g = from_tflite(m.model)
     assert arena >= g.tensor("model/conv1/Relu").nbytes + g.tensor(g.inputs[0]).nbytes
+
+
+# ---- generated C (host build) -------------------------------------------------------------------------------
+
+def test_generated_c_logits_equal_tflm():
+    """The imported model compiled to C (toolkit.train.lower -> plan -> codegen -> cffi host build): its int8 logits
+    equal TFLite Micro's logits (the trailing softmax is dropped by the compiler: programs output logits)."""
+    from toolkit.emulate import compile_program
+    from toolkit.train.lower import build_program
+
+    m = small_cnn_model(seed=8, head="flatten", float_io=True)
+    md = small_cnn_model(seed=8, head="flatten", float_io=True, debug_outputs=True)  # same weights, + logits output
+    g = from_tflite(m.model)
+    prog = build_program(g, "last-layer", "int8")
+    _, hm = compile_program(prog)
+    lb = prog.buffers[prog.logits]
+    logits_name = "model/dense/MatMul;model/dense/BiasAdd"
+    rng = np.random.default_rng(9)
+    for _ in range(6):
+        x = sample(m, rng)
+        want = run_tflm(md.model, x, measure_arena=False).outputs[md.output_names.index(logits_name)]
+        got = hm.infer(quantize_input(g, x), lb.dtype, lb.shape)
+        np.testing.assert_array_equal(got.reshape(want.shape), want)
