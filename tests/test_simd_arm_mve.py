@@ -216,13 +216,13 @@ def dw_params(rng, n, h, w, c, kh, kw, s=(1, 1), d=(1, 1), same=True, dm=1):
                 pt=pt, pl=pl, dm=dm)
 
 
-def case_dw_s8(rng, p, label="", per_channel=True, bias=True):
+def case_dw_s8(rng, p, label="", per_channel=True, bias=True, right_only=False):
     cout = p["c"] * p["dm"]
     x = rng.integers(-128, 128, (p["n"], p["h"], p["w"], p["c"]), dtype=np.int8)
     f = rng.integers(-128, 128, (1, p["kh"], p["kw"], cout), dtype=np.int8)
     bi = rng.integers(-(1 << 16), 1 << 16, cout, dtype=np.int32) if bias else None
     p["off"] = int(rng.integers(-127, 129))
-    mult, shift = s8_quant(rng, cout, per_channel)
+    mult, shift = s8_quant(rng, cout, per_channel, right_only)
     q = (int(rng.integers(-20, 20)), -128, 127)
     exp = dw_s8_model(x, f, bi, p, mult if per_channel else mult[0], shift if per_channel else shift[0], q)
     ints = [p["n"], p["h"], p["w"], p["c"], p["kh"], p["kw"], p["dm"], p["sh"], p["sw"], p["dh"], p["dw"],
@@ -285,7 +285,9 @@ def make_cases():
             for (m, n, k), acc in [((1, 1, 1), False), ((5, 19, 13), True), ((4, 9, 7), False), ((3, 33, 17), True),
                                    ((7, 21, 150), True), ((9, 16, 64), False)]:
                 cases.append(case_mm_f(rng, dt, lay, m, n, k, acc))
-    cases.append(case_dw_s8(rng, dw_params(rng, 1, 16, 16, 32, 3, 3), "anchor depthwise 3x3 16x16x32"))
+    cases.append(case_dw_s8(rng, dw_params(rng, 1, 16, 16, 32, 3, 3), "anchor depthwise 3x3 16x16x32", right_only=True))
+    cases.append(case_dw_s8(rng, dw_params(rng, 1, 5, 6, 37, 3, 3), right_only=True))
+    cases.append(case_dw_s8(rng, dw_params(rng, 1, 5, 6, 16, 3, 3), per_channel=False, right_only=True))
     for args, kw in [((1, 7, 6, 13, 3, 3), dict(s=(2, 2))), ((2, 5, 5, 8, 3, 2), dict(same=False)),
                      ((1, 6, 7, 5, 3, 3), dict(d=(2, 1))), ((1, 4, 4, 3, 3, 3), dict(dm=2)),
                      ((2, 5, 6, 21, 3, 3), dict(s=(2, 1))), ((1, 4, 5, 40, 5, 5), dict()),
