@@ -20,10 +20,11 @@ from toolkit.ir.interp import run_int8
 from toolkit.quant.ptq import dequantize_output, quantize_input
 from toolkit.tflite import ModelBuilder, builtin_name, conv2d_model, depthwise_conv2d_model, pool2d_model, run_tflm
 from toolkit.tflite.models import small_cnn_model
+from toolkit.tflite.softmax_ref import run_int8_with_softmax, softmax_s8
 
 
 def without_softmax(g: Graph) -> Graph:
-    """The graph up to the logits: run_int8 has no int8 softmax (the trailing softmax is compared separately)."""
+    """The graph up to the logits (what the compiler builds: programs output logits)."""
     nodes = [n for n in g.nodes if n.op != "softmax"]
     drop = {o for n in g.nodes if n.op == "softmax" for o in n.outputs}
     logits = [n.inputs[0] for n in g.nodes if n.op == "softmax"]
@@ -43,7 +44,7 @@ def check_model_against_tflm(m, x):
     g = from_tflite(m.model)
     ref = run_tflm(m.model, x, measure_arena=False).outputs
     xq = quantize_input(g, x) if x.dtype == np.float32 else x
-    env = run_int8(without_softmax(g), xq)
+    env = run_int8_with_softmax(g, xq)
     by_file_name = {v: k for k, v in g.meta["tflite_names"].items()}
     compared = 0
     for name, y in zip(m.output_names, ref):
@@ -61,9 +62,13 @@ def test_small_cnn_every_tensor_equals_tflm(head, float_io):
     m = small_cnn_model(seed=3, head=head, float_io=float_io, debug_outputs=True)
     rng = np.random.default_rng(7)
     for _ in range(3):
-        g, env, ref, compared = check_model_against_tflm(m, sample(m, rng))
-        assert compared == len(m.output_names) - 1  # everything but the softmax output
-    # the softmax is imported with TFLite's output quantization; its input (the logits) matched above
+        x = sample(m, rng)
+        g, env, ref, compared = check_model_against_tflm(m, x)
+        assert compared == len(m.output_names) - (1 if float_io else 0)  # + the softmax output when int8
+        if float_io:  # the model's float output: DEQUANTIZE of the int8 softmax
+            np.testing.assert_array_equal(dequantize_output(g, env[g.outputs[0]]), ref[0])
+        else:
+            assert len(np.unique(ref[0])) > 2  # the softmax is not one-hot: its arithmetic is exercised
     sm = [n for n in g.nodes if n.op == "softmax"]
     assert len(sm) == 1 and sm[0].outputs == g.outputs[:1]
     q = g.tensor(sm[0].outputs[0]).quant
@@ -77,7 +82,7 @@ def test_small_cnn_geometries_equal_tflm(seed, h, w, cin, width, head, float_io)
     m = small_cnn_model(seed=seed, hw=(h, w), cin=cin, width=width, head=head, float_io=float_io,
                         debug_outputs=True)
     _, _, _, compared = check_model_against_tflm(m, sample(m, np.random.default_rng(seed)))
-    assert compared == len(m.output_names) - 1
+    assert compared == len(m.output_names) - (1 if float_io else 0)
 
 
 @pytest.mark.parametrize("head", ["flatten", "mean"])
@@ -138,6 +143,23 @@ def test_small_cnn_structure():
     a, b2 = run_int8(without_softmax(g), x), run_int8(without_softmax(g2), x)
     for k in a:
         np.testing.assert_array_equal(a[k], b2[k])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), rows=st.integers(1, 3), n=st.integers(1, 40), log_scale=st.floats(-3.0, 0.7),
+       beta=st.sampled_from([1.0, 0.5, 2.0]), flat=st.booleans())
+def test_softmax_s8_equals_tflm(seed, rows, n, log_scale, beta, flat):
+    """toolkit.tflite.softmax_ref (int8 softmax, gemmlowp fixed point) against TFLM's SOFTMAX."""
+    from toolkit.tflite import softmax_model
+
+    rng = np.random.default_rng(seed)
+    scale = float(np.float32(10.0 ** log_scale))
+    x = rng.integers(-128, 128, size=(rows, n), dtype=np.int8)
+    if flat:
+        x[:, :] = x[:, :1]
+    model = softmax_model((rows, n), in_scale=scale, in_zp=int(rng.integers(-128, 128)), beta=beta)
+    want = run_tflm(model, x, measure_arena=False).outputs[0]
+    np.testing.assert_array_equal(softmax_s8(x, scale, beta), want)
 
 
 # ---- single-op models: SAME / VALID geometries, strides, dilation, depth multiplier -----------------------------
