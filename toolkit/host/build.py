@@ -50,6 +50,15 @@ def csrc_sources() -> list[Path]:
     return out
 
 
+def _target_only(p: Path) -> bool:
+    """Files of the target SIMD folders: never part of a host build, so they do not change its hash."""
+    try:
+        rel = p.resolve().relative_to(CSRC).as_posix()
+    except ValueError:
+        return False
+    return any(rel.startswith(t + "/") for t in TARGET_ONLY_DIRS)
+
+
 def public_headers() -> list[Path]:
     return sorted(PUBLIC_HEADERS.glob("*.h"))
 
@@ -101,7 +110,7 @@ class HostBuild:
         files = self.sources() + public_headers() + [Path(p) for p in self.extra_headers]
         for d in self.include_dirs():
             if d.is_dir():
-                files += sorted(p for ext in ("*.h", "*.inc", "*.c") for p in d.rglob(ext))
+                files += sorted(p for ext in ("*.h", "*.inc", "*.c") for p in d.rglob(ext) if not _target_only(p))
         for p in sorted(set(files)):
             h.update(str(p).encode())
             h.update(p.read_bytes())
