@@ -19,10 +19,10 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def register(sub) -> None:
     p = sub.add_parser("inspect", help="print a model's graph: shapes, MACs, parameters, activation sizes",
-                       description="Read MODEL (.pt2 from torch.export.save, or an odl IR .json) into odl's IR and "
+                       description="Read MODEL (.pt2 from torch.export.save, an int8 .tflite, or an odl IR .json) into odl's IR and "
                        "print every node with its output shape (NHWC), multiply-accumulates, parameters and "
                        "activation bytes, plus totals.")
-    p.add_argument("model", metavar="MODEL", help="model file (.pt2 or .json)")
+    p.add_argument("model", metavar="MODEL", help="model file (.pt2, .tflite or .json)")
     p.add_argument("--input-shape", type=_shape, default=None, metavar="1,C,H,W",
                    help="expected input shape in the model's layout (a .pt2 file has the shape it was exported "
                    "with; a different one is an error)")
