@@ -1,4 +1,5 @@
-"""`odl bench kernels --board host`: kernel throughput per code path, next to PyTorch."""
+"""`odl bench kernels --board host`: kernel throughput per code path, next to PyTorch.
+`odl bench train --board host`: one training step of the generated C vs PyTorch eager, plan peak vs PyTorch peak."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ def register(sub) -> None:
     k = bsub.add_parser("kernels", help="kernel GMAC/s per code path vs PyTorch",
                         description="GMAC/s of each kernel and pass on each code path, and PyTorch's on the same "
                         "shape, as a ratio. Results are saved to bench/results/<board>-kernels.json.")
-    k.add_argument("--board", default="host", help="where to run: host (emulated boards come with the SIMD issue)")
+    k.add_argument("--board", default="host",
+                   help="where to run: host (wall clock, GMAC/s) or an emulated board qemu-cm4 | qemu-cm7 | "
+                   "qemu-cm55 | qemu-rv32 | all (exact instruction counts in QEMU: MACs/instruction of the "
+                   "reference C and the board's SIMD path)")
     k.add_argument("--dtype", action="append", choices=["int8", "fp16", "fp32"],
                    help="only this dtype (repeatable; default all)")
     k.add_argument("--pass", dest="passes", action="append", choices=["forward", "weight_grad", "input_grad"],
@@ -23,17 +27,34 @@ def register(sub) -> None:
                    help="only the four CMSIS-NN anchor shapes, shorter timing")
     k.add_argument("--json", action="store_true", help="print the records as a JSON list")
     k.add_argument("--no-save", action="store_true", help="do not write bench/results/")
+    k.add_argument("--plot", metavar="PNG", help="emulated boards: also draw MACs/instruction per kernel to PNG")
+    k.add_argument("--markdown", action="store_true", help="emulated boards: print the table as Markdown")
     k.set_defaults(func=run_kernels)
+    t = bsub.add_parser("train", help="training step time and peak memory: generated C vs PyTorch",
+                        description="Time one training step (batch 1) of the C that odl generates, built for the "
+                        "host and called through cffi, and the same step in PyTorch eager (one thread) on the same "
+                        "model and update; compare the memory plan's peak SRAM with PyTorch's measured peak. "
+                        "Results are saved to bench/results/<board>-train.json.")
+    t.add_argument("--board", default="host", help="where to run: host")
+    t.add_argument("--precision", action="append", choices=["int8", "fp16", "fp32"],
+                   help="only this precision (repeatable; default all)")
+    t.add_argument("--update", action="append",
+                   help="update: full, last-layer, biases:K, last:K, sparse (the digits example's scheme) or a "
+                   ".toml spec (repeatable; default last-layer, sparse, full)")
+    t.add_argument("--model", default=None,
+                   help="a .pt2 model (torch.export.save); default: the digits example's CNN, random weights")
+    t.add_argument("--quick", action="store_true", help="shorter timing loops")
+    t.add_argument("--json", action="store_true", help="print the records as a JSON list")
+    t.add_argument("--no-save", action="store_true", help="do not write bench/results/")
+    t.set_defaults(func=run_train)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 
 def run_kernels(args) -> int:
     from toolkit.bench import kernels as B
-    from toolkit.errors import OdlError
 
     if args.board != "host":
-        raise OdlError(f"odl bench kernels --board {args.board}: only 'host' is measured so far "
-                       "(instruction counts on emulated boards come with the SIMD kernels)")
+        return run_kernels_target(args)
     records = B.bench_host(dtypes=tuple(args.dtype or ("int8", "fp16", "fp32")),
                            passes=tuple(args.passes or B.PASSES),
                            shapes=B.QUICK_SHAPES if args.quick else None,
@@ -46,4 +67,60 @@ def run_kernels(args) -> int:
         print(B.format_table(records))
         if not args.no_save:
             print(f"saved {path}")
+    return 0
+
+
+def run_train(args) -> int:
+    from toolkit.bench import train as B
+    from toolkit.errors import OdlError
+
+    if args.board != "host":
+        raise OdlError(f"odl bench train --board {args.board}: only 'host' is measured (the generated C through "
+                       "cffi next to PyTorch on the same machine)")
+    model = None
+    if args.model:
+        model = B.load_pt2(args.model)
+    records = B.bench_host(precisions=tuple(args.precision or ("fp32", "fp16", "int8")),
+                           updates=tuple(args.update or ("last-layer", "sparse", "full")), model=model,
+                           min_time=0.05 if args.quick else 0.2, progress=not args.json)
+    if not args.no_save:
+        path = B.save_results(records, f"{args.board}-train")
+    if args.json:
+        print(json.dumps(records, indent=1))
+    else:
+        print(B.format_table(records))
+        if not args.no_save:
+            print(f"saved {path}")
+    return 0
+
+
+def run_kernels_target(args) -> int:
+    """`--board qemu-*|all`: exact instruction counts on the emulated boards (toolkit.bench.targets)."""
+    import sys
+
+    from toolkit.bench import targets as T
+    from toolkit.errors import OdlError
+
+    boards = list(T.EMULATED) if args.board == "all" else [args.board]
+    for b in boards:
+        if b not in T.EMULATED:
+            raise OdlError(f"odl bench kernels --board {b}: choose host, all or one of {', '.join(T.EMULATED)}")
+    items = T.QUICK_ITEMS if args.quick else T.ITEMS
+    say = None if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
+    records = []
+    for b in boards:
+        recs = T.bench_board(b, items=items, dtypes=args.dtype, passes=args.passes, progress=say)
+        records += recs
+        if not args.no_save:
+            path = T.save_results(recs, b)
+            if not args.json:
+                print(f"saved {path}", file=sys.stderr)
+    if args.plot:
+        png = T.plot(records, args.plot)
+        if not args.json:
+            print(f"plot: {png}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(records, indent=1))
+    else:
+        print(T.format_markdown(records) if args.markdown else T.format_table(records))
     return 0
