@@ -262,7 +262,7 @@ static inline void odl_mve_row1(const int8_t *a, const int8_t *b, int32_t k, int
     register int32_t offr __asm__("r3") = off;
     register int32_t *end __asm__("r4") = acc + 3 * triples;
     register int32_t n __asm__("r12") = k;
-    __asm__ volatile("push {r0, r1, r2, r3, r4}\n"
+    __asm__ volatile("push {r0, r1, r2, r3, r4, r5}\n" /* r5: padding, the stack stays 8-byte aligned */
                      "1:\n"
                      "ldr r1, [sp, #4]\n"
                      "ldr r3, [sp, #8]\n"
@@ -304,7 +304,7 @@ static inline void odl_mve_row1(const int8_t *a, const int8_t *b, int32_t k, int
                      "ldr r3, [sp, #16]\n"
                      "cmp r1, r3\n"
                      "bne 1b\n"
-                     "add sp, #20\n"
+                     "add sp, #24\n"
                      : "+r"(pacc), "+r"(pa), "+r"(pb), "+r"(offr), "+r"(end)
                      : "r"(n)
                      : "r5", "r6", "r8", "r9", "r10", "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "cc",
