@@ -50,7 +50,8 @@ WRITES.update({
     "odl_depthwise_conv2d_s8_weight_grad_f32": (9, 10), "odl_depthwise_conv2d_s8_input_grad_f32": (5,),
     "odl_fully_connected_s8_weight_grad_f32": (10, 11), "odl_fully_connected_s8_input_grad_f32": (6,),
     "odl_bias_grad_s32_f32": (7,), "odl_clamp_s8": (4,),
-    "odl_conv2d_s8_forward_window": (9,), "odl_depthwise_conv2d_s8_forward_window": (9,), "odl_sgd_qas_update_s8_lr": (0, 9, 10, 11),
+    "odl_conv2d_s8_forward_window": (9,), "odl_depthwise_conv2d_s8_forward_window": (9,),
+    "odl_sgd_qas_update_s8_lr": (0, 9, 10, 11),
     "odl_sgd_qas_update_bias_s32_lr": (0, 7, 8, 9), "odl_lr_cosine_f32": (0, 1),
 })
 READ_WRITE.update({"odl_sgd_qas_update_s8_lr": (0, 9, 10, 11), "odl_sgd_qas_update_bias_s32_lr": (0, 7, 8, 9),
@@ -220,7 +221,7 @@ def grad_layer(b: Builder, node, dy: str) -> tuple[list, list]:
         dx, post = grad_target(b, x, nm)
         if fc:
             steps.append(Step(f"odl_fully_connected_{s}_input_grad",
-                              [Buf(dy), Buf(W), Buf(dx), Int(1), Int(xs[1]), Int(ys[1])], "backward", nm))
+                              [Buf(dy), Buf(W), Buf(dx), Int(1), Int(xs[-1]), Int(ys[-1])], "backward", nm))
         elif pw:
             steps.append(Step(f"odl_pointwise_conv2d_{s}_input_grad",
                               [Buf(dy), Buf(W), Buf(dx), Int(xs[1] * xs[2]), Int(xs[3]), Int(ys[3])], "backward", nm))
@@ -236,7 +237,7 @@ def grad_layer(b: Builder, node, dy: str) -> tuple[list, list]:
         dw = b.add(f"dw_{nm}", wshape, gdt(b), "arena", "grad")
         if fc:
             steps.append(Step(f"odl_fully_connected_{s}_weight_grad",
-                              [Buf(X), Buf(dy), Buf(dw), Null(), Int(1), Int(xs[1]), Int(ys[1])], "backward", nm))
+                              [Buf(X), Buf(dy), Buf(dw), Null(), Int(1), Int(xs[-1]), Int(ys[-1])], "backward", nm))
         elif pw:
             steps.append(Step(f"odl_pointwise_conv2d_{s}_weight_grad",
                               [Buf(X), Buf(dy), Buf(dw), Null(), Int(xs[1] * xs[2]), Int(xs[3]), Int(ys[3])],
@@ -283,7 +284,7 @@ def grad_layer_s8(b: Builder, node, dy: str) -> tuple[list, list]:
     if b.rg.get(x):
         dx, post = grad_target(b, x, nm)
         if fc:
-            k = int(xs[1])
+            k = int(xs[-1])
             sc = _scr(b, query("odl_fully_connected_s8_input_grad_f32_scratch_size", 1, k, out_c),
                       query("odl_fully_connected_s8_input_grad_f32_scratch_size_min", 1, k, out_c))
             steps.append(Step("odl_fully_connected_s8_input_grad_f32",
@@ -308,7 +309,7 @@ def grad_layer_s8(b: Builder, node, dy: str) -> tuple[list, list]:
             count = int(cc.size)
             ch = _channels_arg(cc, out_c)
             if fc:
-                kin = int(xs[1])
+                kin = int(xs[-1])
                 sc = _scr(b, query("odl_fully_connected_s8_weight_grad_f32_scratch_size", 1, kin, count),
                           query("odl_fully_connected_s8_weight_grad_f32_scratch_size_min", 1, kin, count))
                 steps.append(Step("odl_fully_connected_s8_weight_grad_f32",

@@ -231,7 +231,7 @@ def _tflite_padding(node, in_shape, out_shape) -> str | None:
 PADDING = {"VALID": 0, "SAME": 1}
 
 
-# ---- forward rules ----------------------------------------------------------------------------------------------------
+# ---- forward rules ---------------------------------------------------------------------------------------------------
 # FWD[op](b, node, mode) -> list[Step]. mode "train" uses mask-producing relus where the backward needs them.
 FWD: dict = {}
 
@@ -278,7 +278,7 @@ def fwd_layer(b: Builder, node, mode: str) -> list:
     sfx, steps = b.sfx, []
     if node.op == "fully_connected":
         steps.append(Step(f"odl_fully_connected_{sfx}_forward",
-                          [Buf(X), Buf(W), _bias_arg(b, node), Buf(Y), Int(1), Int(xs[1]), Int(ys[1])],
+                          [Buf(X), Buf(W), _bias_arg(b, node), Buf(Y), Int(1), Int(xs[-1]), Int(ys[-1])],
                           "forward", node.name))
     elif is_pointwise(node):
         steps.append(Step(f"odl_pointwise_conv2d_{sfx}_forward",
@@ -327,7 +327,7 @@ def fwd_layer_s8(b: Builder, node, mode: str) -> list:
     bias = _bias_arg(b, node)
     if node.op == "fully_connected":
         return [Step("odl_fully_connected_s8_forward",
-                     [Buf(X), Buf(W), bias, Int(1), Int(ys[1]), Int(xs[1]), Int(-zx), q, o, Buf(Y)],
+                     [Buf(X), Buf(W), bias, Int(1), Int(ys[-1]), Int(xs[-1]), Int(-zx), q, o, Buf(Y)],
                      "forward", node.name)]
     if is_pointwise(node):
         return [Step("odl_pointwise_conv2d_s8_forward",

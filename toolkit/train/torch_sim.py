@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from toolkit.errors import OdlError
-from toolkit.train.program import Array, Buf, Null, Program
+from toolkit.train.program import Buf, Null, Program
 
 ACT = ("relu", "relu6")
 
@@ -229,4 +229,3 @@ class TorchInt8Sim:
 
 
 __all__ = ["TorchInt8Sim"]
-_ = Array  # documented argument kind used by the update steps
