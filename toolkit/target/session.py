@@ -8,7 +8,8 @@ Instruction counts: on RISC-V the firmware reads ``minstret`` right around the c
 counter reads, ~10 instructions). Cortex-M has no instruction counter, so QEMU loads the insncount plugin
 (tools/qemu_plugin/insncount.c) with the addresses of the firmware's ``odl_ks_mark_begin`` / ``odl_ks_mark_end``;
 it counts every instruction executed between their entries and appends the count to a file the session reads
-after the reply. Interrupts are masked during the call, so no handler is counted.
+after the reply. Interrupts are masked during the call, so no handler is counted. ``plugin=True`` loads the plugin
+on RISC-V too (its count is then in ``last_plugin_count``, a cross-check of minstret).
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ class TargetSession:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.counts_path: Path | None = None
         self.runs = 0
+        self.last_plugin_count: int | None = None  # the plugin's count of the last call (when loaded)
+        self.last_cycles = 0
+        self.last_counter_exact = False
 
     # ---- lifetime -----------------------------------------------------------------------------------------------
     def __enter__(self) -> "TargetSession":
@@ -115,8 +119,7 @@ class TargetSession:
         return ["reference"] + [p.lower() for p in available_simd_paths(self.board)]
 
     # ---- running kernels ----------------------------------------------------------------------------------------
-    def run(self, kernel: str, path: str, inputs: dict, params: dict | None = None,
-            with_cycles: bool = False):
+    def run(self, kernel: str, path: str, inputs: dict, params: dict | None = None):
         """Run ``kernel`` once on ``path`` with ``inputs`` (slot name -> array) and shape ``params``; return
         (outputs: slot name -> array, instructions of the kernel call). Raises TargetError on a kernel failure."""
         params = dict(params or {})
@@ -132,7 +135,13 @@ class TargetSession:
             sizes.append(int(np.prod(shapes[s.name])) * s.dtype.itemsize if s.name in shapes else 0)
         sizes += [0] * (K.N_SLOTS - len(sizes))
         need = sum((x + 15) & ~15 for x in sizes) + K.scratch_bytes(spec, w)
-        r = self.link.run_kernel(ID_SLOTS, struct.pack("<8I", *sizes))
+        from toolkit.link.errors import NakError
+
+        try:
+            r = self.link.run_kernel(ID_SLOTS, struct.pack("<8I", *sizes))
+        except NakError as e:
+            raise TargetError(f"{kernel} {params}: the slots ({sum(sizes)} bytes) do not fit the firmware's kernel "
+                              f"arena ({e})") from e
         arena, left, base, nslots = struct.unpack_from("<IIBxBx", r.output)
         if K.scratch_bytes(spec, w) > left:
             raise TargetError(f"{kernel} {params}: needs {need} bytes of the kernel arena, the firmware has {arena}")
@@ -157,19 +166,23 @@ class TargetSession:
         self.runs += 1
         if status != 0:
             raise TargetError(f"{kernel} on {path} ({self.board.name}) returned {STATUS.get(status, status)}")
-        if not exact:
-            if self.counts_path is None:
-                raise OdlError(f"{self.board.name} has no instruction counter and the QEMU plugin is off")
+        self.last_plugin_count = None
+        if self.counts_path is not None:
             with open(self.counts_path) as fh:
                 fh.seek(before)
                 lines = fh.read().split()
-            if not lines:
+            if lines:
+                self.last_plugin_count = int(lines[-1])
+        self.last_cycles = r.cycles  # board counter around the whole handler (SysTick / mcycle)
+        self.last_counter_exact = bool(exact)
+        if not exact:
+            if self.counts_path is None:
+                raise OdlError(f"{self.board.name} has no instruction counter and the QEMU plugin is off")
+            if self.last_plugin_count is None:
                 raise OdlError("the QEMU insncount plugin reported no count for this call")
-            n = int(lines[-1])
+            n = self.last_plugin_count
         outputs = {}
         for i, s in enumerate(spec.slots):
             if s.role in ("out", "inout") and s.name in shapes:
                 outputs[s.name] = self.link.read_tensor(base + i, dtype=s.dtype, shape=shapes[s.name])
-        if with_cycles:
-            return outputs, int(n), r.cycles
         return outputs, int(n)
