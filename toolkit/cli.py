@@ -26,6 +26,7 @@ COMMANDS = [
     "toolkit.commands.inspect",
     "toolkit.commands.plan",
     "toolkit.commands.emulate",
+    "toolkit.commands.infer",
 ]
 
 

@@ -1,0 +1,212 @@
+"""Inference with a model's generated C: ``odl infer`` as a Python API.
+
+    from toolkit.infer import load_model, infer, load_inputs
+
+    m = load_model("model.tflite")          # a path, model bytes or an IR Graph; lowered, planned, C built (host)
+    y = m.run(x)                            # one input (the model's input shape) or a stack along a new axis
+    ys = infer("model.tflite", "x.npz")     # every array of an .npz (or one .npy), run in order
+
+Inputs and outputs are in the model's own dtypes: int8 in / int8 out for a fully quantized model; float32 at an
+edge that the .tflite file quantizes / dequantizes itself (QUANTIZE after the input, DEQUANTIZE before the output;
+``Graph.meta["tflite_io"]``), computed exactly as TFLite does (toolkit.quant.ptq.quantize_input /
+dequantize_output). A trailing int8 SOFTMAX runs with TFLite Micro's fixed-point arithmetic
+(toolkit.tflite.softmax_ref.softmax_s8) on the int8 logits that the generated C returns (the compiler's programs
+end at the logits). fp32 graphs (PyTorch models) take float32 samples in their own layout and return float32
+logits.
+
+Boards: "host" runs the generated C compiled for this machine through cffi. Emulated boards (qemu-*) need the
+device API (toolkit.device); until it can run inference they are refused with a clear error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.errors import DTypeError, OdlError, ShapeError
+
+
+class InferError(OdlError):
+    """An input that the model cannot run: wrong shape or dtype, unreadable file, unknown board."""
+
+
+@dataclass
+class Edge:
+    """One end of the model as the caller sees it: shape (batch included, as in the model) and dtype."""
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    scale: float | None = None       # float edge quantized / dequantized by the model file itself
+    zero_point: int | None = None
+
+
+class InferenceModel:
+    """A model lowered to a Program, planned and compiled to C for one board; ``run`` maps inputs to outputs."""
+
+    def __init__(self, graph, board: str = "host", workdir=None):
+        from toolkit.emulate import compile_program
+        from toolkit.train.lower import build_program
+
+        if board not in ("host", None):
+            raise InferError(f"board {board!r}: odl infer runs on the host only for now (the device API, "
+                             "toolkit.device, has no inference call yet); use --board host")
+        self.graph, self.board = graph, "host"
+        precision = "int8" if graph.meta.get("precision") == "int8" else "fp32"
+        self.precision = precision
+        self.program = build_program(graph, "last-layer", precision)
+        self.plan, self.host = compile_program(self.program, workdir=workdir)
+        self.input, self.output = self._edges()
+        self._tail = self._softmax_tail()
+
+    # -- the model's edges ----------------------------------------------------------------------------------
+    def _edges(self) -> tuple[Edge, Edge]:
+        g = self.graph
+        io = g.meta.get("tflite_io") or {}
+        tin, tout = g.tensor(g.inputs[0]), g.tensor(g.outputs[0])
+        if self.precision == "int8":
+            if io.get("input"):
+                i = io["input"]
+                inp = Edge(tuple(i["shape"]), np.dtype(np.float32), i["scale"], i["zero_point"])
+            else:
+                inp = Edge(tuple(tin.shape), np.dtype(np.int8))
+            outs = io.get("outputs") or []
+            if outs:
+                o = outs[0]
+                out = Edge(tuple(o["shape"]), np.dtype(np.float32), o["scale"], o["zero_point"])
+            else:
+                out = Edge(tuple(tout.shape), np.dtype(np.int8))
+            return inp, out
+        shape = g.meta.get("torch_input_shape") or list(tin.shape)
+        return Edge(tuple(shape), np.dtype(np.float32)), Edge(tuple(tout.shape), np.dtype(np.float32))
+
+    def _softmax_tail(self) -> list:
+        g, tail = self.graph, []
+        p = g.producer(g.outputs[0])
+        while p is not None and p.op == "softmax":
+            tail.insert(0, p)
+            p = g.producer(p.inputs[0])
+        return tail
+
+    # -- running ----------------------------------------------------------------------------------------------
+    def _one(self, x: np.ndarray) -> np.ndarray:
+        from toolkit.quant.ptq import dequantize_output, input_to_nhwc, quantize_input
+
+        g, prog = self.graph, self.program
+        lb = prog.buffers[prog.logits]
+        if self.precision == "int8":
+            xq = quantize_input(g, x) if self.input.dtype == np.float32 else input_to_nhwc(g, x)
+            y = self.host.infer(xq, lb.dtype, lb.shape)
+            for n in self._tail:
+                from toolkit.tflite.softmax_ref import softmax_s8
+
+                y = softmax_s8(y.reshape(-1, y.shape[-1]), g.tensor(n.inputs[0]).quant.scale[0],
+                               float(n.attrs.get("beta", 1.0)))
+            out_t = g.outputs[0]
+            y = y.reshape(g.tensor(out_t).shape)
+            if self.output.dtype == np.float32:
+                y = dequantize_output(g, y, out_t)
+            return y.reshape(self.output.shape)
+        xx = input_to_nhwc(g, x).astype(np.float32)
+        y = self.host.infer(xx, lb.dtype, lb.shape).astype(np.float32)
+        if self._tail:  # fp32 softmax on the logits, float64 then rounded to float32
+            z = y.reshape(-1, y.shape[-1]).astype(np.float64)
+            e = np.exp(z - z.max(axis=-1, keepdims=True))
+            y = (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+        return y.reshape(self.output.shape)
+
+    def run(self, x) -> np.ndarray:
+        """One input shaped as the model's input -> one output; a stack along a new leading axis (or along the
+        batch axis of a batch-1 model) -> the outputs stacked the same way."""
+        x = np.asarray(x)
+        want, dt = self.input.shape, self.input.dtype
+        if x.dtype != dt:
+            if not (dt == np.float32 and x.dtype.kind == "f"):
+                raise DTypeError(f"input: the model takes {dt} data, got {x.dtype}"
+                                 + (" (this model quantizes its float input itself)" if dt == np.float32 else "")
+                                 + (" (a fully quantized model: quantize the samples with the input's scale "
+                                    f"{self.graph.tensor(self.graph.inputs[0]).quant.scale[0]:.6g} and zero "
+                                    f"point {self.graph.tensor(self.graph.inputs[0]).quant.zero_point[0]})"
+                                    if dt == np.int8 and self.graph.tensor(self.graph.inputs[0]).quant else ""))
+            x = x.astype(np.float32)
+        if x.shape == want:
+            return self._one(x)
+        if x.ndim == len(want) + 1 and x.shape[1:] == want:
+            return np.stack([self._one(xi) for xi in x]) if len(x) else np.zeros((0,) + self.output.shape,
+                                                                              self.output.dtype)
+        if len(want) >= 1 and want[0] == 1 and x.ndim == len(want) and x.shape[1:] == want[1:]:
+            return np.concatenate([self._one(xi[None]) for xi in x]) if len(x) else \
+                np.zeros((0,) + self.output.shape[1:], self.output.dtype)
+        raise ShapeError(f"input: shape {x.shape} is neither the model's input shape {want} nor a stack of such "
+                         f"inputs (N, {', '.join(map(str, want))})")
+
+    def info(self) -> dict:
+        return {"board": self.board, "precision": self.precision,
+                "input": {"shape": list(self.input.shape), "dtype": str(self.input.dtype)},
+                "output": {"shape": list(self.output.shape), "dtype": str(self.output.dtype)},
+                "arena_bytes": int(self.plan.arena_bytes), "peak_sram_bytes": int(self.plan.peak_sram_bytes),
+                "softmax": [n.name for n in self._tail]}
+
+
+def load_model(model, board: str = "host", workdir=None) -> InferenceModel:
+    """An InferenceModel from a Graph, a model path (.tflite, .pt2, .json) or .tflite bytes."""
+    from toolkit.ir import Graph
+
+    if isinstance(model, (bytes, bytearray)):
+        from toolkit.frontends.tflite_fe import from_tflite
+
+        graph = from_tflite(bytes(model))
+    elif isinstance(model, Graph):
+        graph = model
+    else:
+        from toolkit.emulate import load_graph
+
+        if not Path(model).exists():
+            raise InferError(f"model file {model} does not exist")
+        graph = load_graph(model)
+    return InferenceModel(graph, board=board, workdir=workdir)
+
+
+def load_inputs(path) -> list[np.ndarray]:
+    """The arrays of an .npy (one) or .npz (every array, in file order)."""
+    path = Path(path)
+    if not path.exists():
+        raise InferError(f"input file {path} does not exist")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                arrays = [np.asarray(z[k]) for k in z.files]
+            if not arrays:
+                raise InferError(f"input file {path} holds no arrays")
+            return arrays
+        return [np.asarray(np.load(path, allow_pickle=False))]
+    except InferError:
+        raise
+    except Exception as e:
+        raise InferError(f"input file {path}: not a readable .npy / .npz ({e})") from e
+
+
+def infer(model, inputs, board: str = "host", workdir=None) -> np.ndarray:
+    """Run ``model`` on ``inputs`` (an array, a list of arrays, or an .npy / .npz path). One input shaped as the
+    model's input gives one output; otherwise every output is stacked along a new leading axis, in order."""
+    m = model if isinstance(model, InferenceModel) else load_model(model, board=board, workdir=workdir)
+    if isinstance(inputs, (str, Path)):
+        inputs = load_inputs(inputs)
+    elif isinstance(inputs, np.ndarray):
+        inputs = [inputs]
+    inputs = [np.asarray(a) for a in inputs]
+    if len(inputs) == 1:
+        return m.run(inputs[0])
+    outs = []
+    for a in inputs:
+        y = m.run(a)
+        if a.shape == m.input.shape:
+            outs.append(y[None])
+        elif a.ndim == len(m.input.shape) + 1:
+            outs.append(y)
+        else:  # a stack along the batch axis of a batch-1 model: back to (N, 1, ...)
+            outs.append(y[:, None])
+    return np.concatenate(outs)
+
+
+__all__ = ["InferenceModel", "InferError", "Edge", "load_model", "load_inputs", "infer"]
