@@ -14,6 +14,9 @@
 #include "board.h"
 #include "kernel_service.h"
 #include "odl/protocol.h"
+#ifdef ODL_WITH_MODEL
+#include "model_service.h" /* the generated model: TRAIN_STEP / EVAL / INFER */
+#endif
 
 #ifndef ODL_BOARD_NAME
 #define ODL_BOARD_NAME "unknown"
@@ -214,6 +217,9 @@ int main(void) {
     cfg.board_name = ODL_BOARD_NAME;
     cfg.fw_version = ODL_FW_VERSION;
     cfg.model_signature = 0;
+#ifdef ODL_WITH_MODEL
+    cfg.model_signature = odl_model_service_signature();
+#endif
     cfg.write = uart_write_cb;
     cfg.cycles = cycles_cb;
     cfg.instret = instret_cb;
@@ -230,6 +236,9 @@ int main(void) {
     odl_device_register_tensor(&device, 5, (void *)constant_tensor, sizeof constant_tensor, ODL_TENSOR_READ_ONLY);
     odl_device_register_kernel(&device, ODL_FW_KERNEL_DIAG, diag_kernel, 0);
     odl_kernel_service_register(&device); /* RUN_KERNEL 0x0D00/0x0D01: on-target kernel tests and benchmarks */
+#ifdef ODL_WITH_MODEL
+    odl_model_service_register(&device); /* model tensors (ids from build.json) replace test ids */
+#endif
 
     uint8_t rx[64];
     for (;;) {
