@@ -166,6 +166,8 @@ def test_sparse_update_matches_torch(base):
     ref = clone(m)
     pw_ch = magnitude_channels(ref.pw.weight, 0.25)
     assert prog.meta["resolved"]["weights"]["pw"] == pw_ch.tolist()
+    # channel-sparse layers compute the weight gradient of their selected channels only (packed)
+    assert prog.buffers["dw_pw"].shape == (3, 8) and prog.buffers["dw_c2"].shape == (3, 3 * 3 * 12)
     trainable = {"pw.weight": pw_ch, "c2.weight": np.array([1, 3, 7]), "fc.weight": None, "fc.bias": None,
                  "c2.bias": None}
     want = torch_train(ref, xs, ys, 0.05, 0.9, 0.01, trainable)

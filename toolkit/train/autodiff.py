@@ -39,9 +39,11 @@ for _s in ("f32", "f16"):
         f"odl_pointwise_conv2d_{_s}_weight_grad": (2, 3), f"odl_pointwise_conv2d_{_s}_input_grad": (2,),
         f"odl_fully_connected_{_s}_weight_grad": (2, 3), f"odl_fully_connected_{_s}_input_grad": (2,),
         f"odl_bias_grad_{_s}": (3,), f"odl_softmax_cross_entropy_{_s}_label": (3, 4),
-        f"odl_sgd_{_s}_update_slice": (0, 2),
+        f"odl_sgd_{_s}_update_slice": (0, 2), f"odl_sgd_{_s}_update_slice_packed": (0, 2),
+        f"odl_gather_channels_{_s}": (5,),
     })
     READ_WRITE[f"odl_sgd_{_s}_update_slice"] = (0, 2)
+    READ_WRITE[f"odl_sgd_{_s}_update_slice_packed"] = (0, 2)
 WRITES.update({
     "odl_fully_connected_s8_forward": (9,), "odl_pointwise_conv2d_s8_forward": (8,), "odl_pad_s8": (7,),
     "odl_depthwise_conv2d_s8_forward": (11,), "odl_conv2d_s8_forward": (11,), "odl_avg_pool_s8": (4,),
@@ -115,7 +117,7 @@ def _scr(b: Builder, fast: int, minimum: int) -> list:
 
 
 # ---- updates --------------------------------------------------------------------------------------------------------
-def fp_update(b: Builder, node, param: str, grad: str, ch: np.ndarray, bias: bool) -> Step:
+def fp_update(b: Builder, node, param: str, grad: str, ch: np.ndarray, bias: bool, packed: bool = False) -> Step:
     t = b.t(param)
     if bias:
         out_c, k, cs, es = int(t.shape[0]), 1, 1, 1
@@ -123,7 +125,7 @@ def fp_update(b: Builder, node, param: str, grad: str, ch: np.ndarray, bias: boo
         out_c, k, cs, es = _layout(node, t.shape)
     sp = b.spec
     mom = Buf(_state(b, f"m_{param}", ch.size * k, gdt(b))) if sp.momentum != 0 else Null()
-    return Step(f"odl_sgd_{gsfx(b)}_update_slice",
+    return Step(f"odl_sgd_{gsfx(b)}_update_slice" + ("_packed" if packed else ""),
                 [Buf(b.value(param)), Buf(grad), mom, Int(k), Int(cs), Int(es), _channels_arg(ch, out_c),
                  Int(ch.size), Buf(b.buffers["lr"].name), Float(float(sp.momentum)), Float(float(sp.weight_decay))],
                 "update", node.name)
@@ -233,7 +235,31 @@ def grad_layer(b: Builder, node, dy: str) -> tuple[list, list]:
                               "backward", nm))
         steps += post
     wch = b.rs.weights.get(nm)
-    if wch is not None:
+    if wch is not None and node.op != "depthwise_conv2d" and wch.size < int(ys[-1]):
+        # channel-sparse: gather the selected channels of dY, compute only their weight gradient (packed)
+        oc, count = int(ys[-1]), int(wch.size)
+        pixels = 1 if fc else int(ys[1] * ys[2])
+        k = int(np.prod(wshape[1:]))
+        chs = Array("int32_t", tuple(int(c) for c in wch))
+        dys = b.tmp(f"dy_{nm}", (pixels, count), gdt(b))
+        dw = b.add(f"dw_{nm}", (count, k), gdt(b), "arena", "grad")
+        steps.append(Step(f"odl_gather_channels_{s}", [Buf(dy), Int(pixels), Int(oc), chs, Int(count), Buf(dys)],
+                          "backward", nm))
+        if fc:
+            steps.append(Step(f"odl_fully_connected_{s}_weight_grad",
+                              [Buf(X), Buf(dys), Buf(dw), Null(), Int(1), Int(xs[-1]), Int(count)], "backward", nm))
+        elif pw:
+            steps.append(Step(f"odl_pointwise_conv2d_{s}_weight_grad",
+                              [Buf(X), Buf(dys), Buf(dw), Null(), Int(pixels), Int(xs[3]), Int(count)], "backward", nm))
+        else:
+            fields = conv_f_params(node, xs, ys)
+            fields["out_c"] = count
+            ps = Struct("odl_conv_f_params", fields)
+            nb = query(f"odl_conv2d_{s}_weight_grad_scratch_size", ps)
+            steps.append(Step(f"odl_conv2d_{s}_weight_grad", [ps, Buf(X), Buf(dys), Buf(dw), Null()] + scratch_args(nb),
+                              "backward", nm))
+        updates.append(fp_update(b, node, w, dw, wch, bias=False, packed=True))
+    elif wch is not None:
         dw = b.add(f"dw_{nm}", wshape, gdt(b), "arena", "grad")
         if fc:
             steps.append(Step(f"odl_fully_connected_{s}_weight_grad",

@@ -83,4 +83,21 @@ odl_status odl_depthwise_conv2d_s8_forward_window(const int8_t *input, const odl
                                                   const odl_window *win, int32_t input_offset, const odl_requant *q,
                                                   const odl_output_s8 *o, int8_t *output);
 
+/* Gather columns: out[p, j] = x[p, channels[j]] for p < pixels (x [pixels, c], out [pixels, count]); FP32. Lets a
+ * weight-gradient kernel compute only the selected output channels of a channel-sparse update. */
+odl_status odl_gather_channels_f32(const float *x, int32_t pixels, int32_t c, const int32_t *channels, int32_t count,
+                                   float *out);
+/* FP16 variant of odl_gather_channels_f32. */
+odl_status odl_gather_channels_f16(const odl_f16 *x, int32_t pixels, int32_t c, const int32_t *channels,
+                                   int32_t count, odl_f16 *out);
+/* odl_sgd_f32_update_slice with the gradient PACKED like the momentum buffer: g[j*k + e] belongs to channel
+ * channels[j], element e. */
+odl_status odl_sgd_f32_update_slice_packed(float *w, const float *g, float *buf, int32_t k, int32_t channel_stride,
+                                           int32_t elem_stride, const int32_t *channels, int32_t count,
+                                           const float *lr, float momentum, float weight_decay);
+/* FP16 variant of odl_sgd_f32_update_slice_packed. */
+odl_status odl_sgd_f16_update_slice_packed(odl_f16 *w, const odl_f16 *g, odl_f16 *buf, int32_t k,
+                                           int32_t channel_stride, int32_t elem_stride, const int32_t *channels,
+                                           int32_t count, const float *lr, float momentum, float weight_decay);
+
 #endif /* ODL_TRAIN_STEP_H */
