@@ -60,8 +60,8 @@ static inline void odl_mve_dot3x2(const int8_t *a0, const int8_t *a1, const int8
 }
 
 /* Rows a, a+k, a+2k against `pairs` pairs of B rows starting at b: acc[t][j] (t = 0..2, row stride ODL_MVE_NB)
- * holds each output's start value and receives its sum. The whole column loop is one assembly block, so a pair of
- * columns costs 20 instructions besides its inner loop (3 LDRD + 3 STRD of the 6 accumulators, pointer updates
+ * receives each output's sum, started from acc[4][j] (the start values, 4 rows below). The whole column loop is one assembly block, so a pair of
+ * columns costs 22 instructions besides its inner loop (1 LDRD + 4 MOV of the start values, 3 STRD, pointer updates
  * through four stack slots: acc, end of acc, a, next b). r7 is not used (it is the frame pointer in -O0 builds). */
 static inline void odl_mve_rows3(const int8_t *a, const int8_t *b, int32_t k, int32_t pairs, int32_t *acc) {
     /* stack slots: [sp] end of acc, [sp+4] a0, [sp+8] next b0, [sp+12] acc (r7, a frame pointer in some builds,
@@ -79,9 +79,11 @@ static inline void odl_mve_rows3(const int8_t *a, const int8_t *b, int32_t k, in
                      "add r1, r11, r12\n"
                      "str r1, [sp, #12]\n"  /* next b0 = b0 + 2k */
                      "ldr r1, [sp]\n"
-                     "ldrd r4, r6, [r1, #128]\n"
-                     "ldrd r8, r10, [r1, #256]\n"
-                     "ldrd r0, r2, [r1]\n"
+                     "ldrd r0, r2, [r1, #512]\n" /* start values: init[j], init[j+1] (ODL_MVE_NB rows below) */
+                     "mov r4, r0\n"
+                     "mov r6, r2\n"
+                     "mov r8, r0\n"
+                     "mov r10, r2\n"
                      "ldr r1, [sp, #8]\n"   /* a0 */
                      "add r3, r1, r12\n"    /* a1 */
                      "add r5, r3, r12\n"    /* a2 */
@@ -116,7 +118,7 @@ static inline void odl_mve_rows3(const int8_t *a, const int8_t *b, int32_t k, in
 }
 /* K = 16 exactly: 4 rows x 2 columns with the K loop unrolled, so LR is free to be the 8th accumulator; rows and
  * columns are reached with immediate offsets from one pointer each (4 rows x 16 bytes < 128). Per column pair:
- * 2 + 4 loads, 8 VMLADAVA (128 MACs), 4 LDRD + 4 STRD, 4 loop instructions. */
+ * 2 + 4 loads, 8 VMLADAVA (128 MACs), 1 LDRD + 6 MOV of the start values, 4 STRD, 4 loop instructions. */
 static inline void odl_mve_rows4_k16(const int8_t *a, const int8_t *b, int32_t pairs, int32_t *acc) {
     register int32_t *end __asm__("r0") = acc + 2 * pairs;
     register const int8_t *pa __asm__("r1") = a;
@@ -124,10 +126,13 @@ static inline void odl_mve_rows4_k16(const int8_t *a, const int8_t *b, int32_t p
     register int32_t *pacc __asm__("r5") = acc;
     __asm__ volatile("str r0, [sp, #-8]!\n"
                      "1:\n"
-                     "ldrd r0, r2, [r5]\n"
-                     "ldrd r4, r6, [r5, #128]\n"
-                     "ldrd r8, r10, [r5, #256]\n"
-                     "ldrd r12, lr, [r5, #384]\n"
+                     "ldrd r0, r2, [r5, #512]\n"
+                     "mov r4, r0\n"
+                     "mov r6, r2\n"
+                     "mov r8, r0\n"
+                     "mov r10, r2\n"
+                     "mov r12, r0\n"
+                     "mov lr, r2\n"
                      "vldrb.8 q0, [r3, #0]\n"
                      "vldrb.8 q2, [r3, #16]\n"
                      "add r3, #32\n"
@@ -159,7 +164,7 @@ static inline void odl_mve_rows4_k16(const int8_t *a, const int8_t *b, int32_t p
 
 /* K = 32 exactly: 4 rows x 2 columns with the K loop unrolled, so LR is free to be the 8th accumulator; rows and
  * columns are reached with immediate offsets from one pointer each (4 rows x 32 bytes < 128). Per column pair:
- * 4 + 8 loads, 16 VMLADAVA (256 MACs), 4 LDRD + 4 STRD, 4 loop instructions. */
+ * 4 + 8 loads, 16 VMLADAVA (256 MACs), 1 LDRD + 6 MOV of the start values, 4 STRD, 4 loop instructions. */
 static inline void odl_mve_rows4_k32(const int8_t *a, const int8_t *b, int32_t pairs, int32_t *acc) {
     register int32_t *end __asm__("r0") = acc + 2 * pairs;
     register const int8_t *pa __asm__("r1") = a;
@@ -167,10 +172,13 @@ static inline void odl_mve_rows4_k32(const int8_t *a, const int8_t *b, int32_t p
     register int32_t *pacc __asm__("r5") = acc;
     __asm__ volatile("str r0, [sp, #-8]!\n"
                      "1:\n"
-                     "ldrd r0, r2, [r5]\n"
-                     "ldrd r4, r6, [r5, #128]\n"
-                     "ldrd r8, r10, [r5, #256]\n"
-                     "ldrd r12, lr, [r5, #384]\n"
+                     "ldrd r0, r2, [r5, #512]\n"
+                     "mov r4, r0\n"
+                     "mov r6, r2\n"
+                     "mov r8, r0\n"
+                     "mov r10, r2\n"
+                     "mov r12, r0\n"
+                     "mov lr, r2\n"
                      "vldrb.8 q0, [r3, #0]\n"
                      "vldrb.8 q2, [r3, #32]\n"
                      "vldrb.8 q1, [r3, #16]\n"
@@ -340,6 +348,7 @@ __attribute__((always_inline)) static inline void odl_mve_requant_rows(const int
     if (right_only) { /* every shift of these channels is in [-31, -1] */
         for (; j + 4 <= cnt; j += 4) {
             if (pc) mult = vld1q_s32(mp + j), sh = vld1q_s32(sp + j);
+#pragma GCC unroll 4
             for (int t = 0; t < rows; ++t)
                 vstrbq_s32(out + (size_t)t * out_stride + j,
                            odl_mve_requant4_r(vld1q_s32(acc + t * ODL_MVE_NB + j), mult, sh, &ov));
@@ -348,6 +357,7 @@ __attribute__((always_inline)) static inline void odl_mve_requant_rows(const int
         for (; j + 4 <= cnt; j += 4) {
             if (pc) mult = vld1q_s32(mp + j), sh = vld1q_s32(sp + j);
             const int32x4_t lsh = odl_mve_lsh(sh), rsh = odl_mve_rsh(sh);
+#pragma GCC unroll 4
             for (int t = 0; t < rows; ++t)
                 vstrbq_s32(out + (size_t)t * out_stride + j,
                            odl_mve_requant4_lr(vld1q_s32(acc + t * ODL_MVE_NB + j), mult, lsh, rsh, &ov));
@@ -368,8 +378,10 @@ odl_status odl_matmul_s8_mve(const int8_t *a, const int8_t *b, const int32_t *bi
                              int32_t a_offset, const odl_requant *q, const odl_output_s8 *o, int8_t *out) {
     if (!a || !b || !out || m <= 0 || n <= 0 || k <= 0 || !q || !o || !q->multiplier || !q->shift)
         return ODL_ERR_ARG;
-    int32_t init[ODL_MVE_NB] __attribute__((aligned(8)));
-    int32_t acc[4][ODL_MVE_NB] __attribute__((aligned(8)));
+    /* rows 0-3: accumulators of a block; row 4: the start values (bias + off * column sums), which the assembly
+     * loops read at a fixed offset of 4 rows (512 bytes) from the accumulator they fill */
+    int32_t buf[5][ODL_MVE_NB] __attribute__((aligned(8)));
+    int32_t(*acc)[ODL_MVE_NB] = buf, *init = buf[4];
     const int rows4 = k == 16 || k == 32; /* unrolled 4-row kernels for these K */
     const int32_t m4 = rows4 ? m - m % 4 : 0;
     const int32_t m3 = m4 + (m - m4) - (m - m4) % 3;
@@ -395,8 +407,6 @@ odl_status odl_matmul_s8_mve(const int8_t *a, const int8_t *b, const int32_t *bi
         }
         for (int32_t i = 0; i < m4; i += 4) {
             const int8_t *a0 = a + (size_t)i * k;
-            for (int32_t t = 0; t < 4; ++t)
-                for (int32_t j = 0; j < nb; j += 4) vst1q_s32(&acc[t][j], vld1q_s32(&init[j]));
             if (nb >= 2) {
                 if (k == 32)
                     odl_mve_rows4_k32(a0, b + (size_t)n0 * k, nb >> 1, &acc[0][0]);
@@ -418,8 +428,6 @@ odl_status odl_matmul_s8_mve(const int8_t *a, const int8_t *b, const int32_t *bi
         }
         for (int32_t i = m4; i < m3; i += 3) {
             const int8_t *a0 = a + (size_t)i * k;
-            for (int32_t t = 0; t < 3; ++t)
-                for (int32_t j = 0; j < nb; j += 4) vst1q_s32(&acc[t][j], vld1q_s32(&init[j]));
             if (nb >= 2) odl_mve_rows3(a0, b + (size_t)n0 * k, k, nb >> 1, &acc[0][0]);
             if (nb & 1) { /* odd last column: the 3 x 2 kernel against it twice */
                 const int32_t j = nb - 1;
