@@ -14,8 +14,10 @@ dequantize_output). A trailing int8 SOFTMAX runs with TFLite Micro's fixed-point
 end at the logits). fp32 graphs (PyTorch models) take float32 samples in their own layout and return float32
 logits.
 
-Boards: "host" runs the generated C compiled for this machine through cffi. Emulated boards (qemu-*) need the
-device API (toolkit.device); until it can run inference they are refused with a clear error.
+Boards: "host" runs the generated C compiled for this machine through cffi; an emulated board ("qemu-cm4", ...)
+gets the model's firmware (toolkit.device.build_for_device, cached by model signature) booted in QEMU, and the
+samples go over the serial link in EVAL messages (toolkit.device.DeviceSession.logits). Close the model (or use
+it as a context manager) to stop QEMU.
 """
 
 from __future__ import annotations
@@ -44,20 +46,49 @@ class Edge:
 class InferenceModel:
     """A model lowered to a Program, planned and compiled to C for one board; ``run`` maps inputs to outputs."""
 
-    def __init__(self, graph, board: str = "host", workdir=None):
-        from toolkit.emulate import compile_program
+    def __init__(self, graph, board: str = "host", workdir=None, simd: bool = True):
         from toolkit.train.lower import build_program
 
-        if board not in ("host", None):
-            raise InferError(f"board {board!r}: odl infer runs on the host only for now (the device API, "
-                             "toolkit.device, has no inference call yet); use --board host")
-        self.graph, self.board = graph, "host"
+        board = board or "host"
+        self.graph, self.board = graph, board
         precision = "int8" if graph.meta.get("precision") == "int8" else "fp32"
         self.precision = precision
-        self.program = build_program(graph, "last-layer", precision)
-        self.plan, self.host = compile_program(self.program, workdir=workdir)
+        self.session = None
+        if board == "host":
+            from toolkit.emulate import compile_program
+
+            self.program = build_program(graph, "last-layer", precision)
+            self.plan, self.host = compile_program(self.program, workdir=workdir)
+        else:
+            from toolkit.device import DeviceSession, build_for_device
+            from toolkit.firmware import load_board
+            from toolkit.host.build import cache_root
+
+            bd = load_board(board)
+            if not str(getattr(bd, "name", board)).startswith("qemu-") and not board.startswith("qemu-"):
+                raise InferError(f"board {board!r}: odl infer runs on the host or on an emulated board (qemu-*); "
+                                 "for a real board use `odl build` + `odl train`/`eval` with --port")
+            program = build_program(graph, "last-layer", precision)
+            out = Path(workdir) if workdir is not None else (cache_root() / "infer" / board
+                                                             / program.signature()[:16])
+            build = build_for_device(graph, board, out, spec="last-layer", precision=precision, simd=simd)
+            self.program, self.plan = build.program, build.plan
+            self.session = DeviceSession(build)
         self.input, self.output = self._edges()
         self._tail = self._softmax_tail()
+
+    def close(self) -> None:
+        """Stop the emulated board (if any)."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
     # -- the model's edges ----------------------------------------------------------------------------------
     def _edges(self) -> tuple[Edge, Edge]:
@@ -89,14 +120,30 @@ class InferenceModel:
         return tail
 
     # -- running ----------------------------------------------------------------------------------------------
-    def _one(self, x: np.ndarray) -> np.ndarray:
-        from toolkit.quant.ptq import dequantize_output, input_to_nhwc, quantize_input
+    def _to_input(self, x: np.ndarray) -> np.ndarray:
+        """One caller input -> the Program's input buffer contents (NHWC, int8 or float32)."""
+        from toolkit.quant.ptq import input_to_nhwc, quantize_input
 
-        g, prog = self.graph, self.program
-        lb = prog.buffers[prog.logits]
+        g = self.graph
         if self.precision == "int8":
-            xq = quantize_input(g, x) if self.input.dtype == np.float32 else input_to_nhwc(g, x)
-            y = self.host.infer(xq, lb.dtype, lb.shape)
+            return quantize_input(g, x) if self.input.dtype == np.float32 else input_to_nhwc(g, x)
+        return input_to_nhwc(g, x).astype(np.float32)
+
+    def _logits(self, xin: list[np.ndarray]) -> list[np.ndarray]:
+        lb = self.program.buffers[self.program.logits]
+        if self.session is not None:
+            if not xin:
+                return []
+            raw = self.session.logits(np.concatenate([x.reshape((1,) + x.shape[-3:] if x.ndim >= 3 else x.shape)
+                                                      for x in xin]))
+            return [r.reshape(lb.shape) for r in raw]
+        return [self.host.infer(x, lb.dtype, lb.shape) for x in xin]
+
+    def _from_logits(self, y: np.ndarray) -> np.ndarray:
+        from toolkit.quant.ptq import dequantize_output
+
+        g = self.graph
+        if self.precision == "int8":
             for n in self._tail:
                 from toolkit.tflite.softmax_ref import softmax_s8
 
@@ -107,13 +154,15 @@ class InferenceModel:
             if self.output.dtype == np.float32:
                 y = dequantize_output(g, y, out_t)
             return y.reshape(self.output.shape)
-        xx = input_to_nhwc(g, x).astype(np.float32)
-        y = self.host.infer(xx, lb.dtype, lb.shape).astype(np.float32)
+        y = y.astype(np.float32)
         if self._tail:  # fp32 softmax on the logits, float64 then rounded to float32
             z = y.reshape(-1, y.shape[-1]).astype(np.float64)
             e = np.exp(z - z.max(axis=-1, keepdims=True))
             y = (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
         return y.reshape(self.output.shape)
+
+    def _many(self, xs) -> list[np.ndarray]:
+        return [self._from_logits(y) for y in self._logits([self._to_input(x) for x in xs])]
 
     def run(self, x) -> np.ndarray:
         """One input shaped as the model's input -> one output; a stack along a new leading axis (or along the
@@ -130,12 +179,12 @@ class InferenceModel:
                                     if dt == np.int8 and self.graph.tensor(self.graph.inputs[0]).quant else ""))
             x = x.astype(np.float32)
         if x.shape == want:
-            return self._one(x)
+            return self._many([x])[0]
         if x.ndim == len(want) + 1 and x.shape[1:] == want:
-            return np.stack([self._one(xi) for xi in x]) if len(x) else np.zeros((0,) + self.output.shape,
-                                                                              self.output.dtype)
+            return np.stack(self._many(list(x))) if len(x) else np.zeros((0,) + self.output.shape,
+                                                                         self.output.dtype)
         if len(want) >= 1 and want[0] == 1 and x.ndim == len(want) and x.shape[1:] == want[1:]:
-            return np.concatenate([self._one(xi[None]) for xi in x]) if len(x) else \
+            return np.concatenate(self._many([xi[None] for xi in x])) if len(x) else \
                 np.zeros((0,) + self.output.shape[1:], self.output.dtype)
         raise ShapeError(f"input: shape {x.shape} is neither the model's input shape {want} nor a stack of such "
                          f"inputs (N, {', '.join(map(str, want))})")
@@ -148,7 +197,7 @@ class InferenceModel:
                 "softmax": [n.name for n in self._tail]}
 
 
-def load_model(model, board: str = "host", workdir=None) -> InferenceModel:
+def load_model(model, board: str = "host", workdir=None, simd: bool = True) -> InferenceModel:
     """An InferenceModel from a Graph, a model path (.tflite, .pt2, .json) or .tflite bytes."""
     from toolkit.ir import Graph
 
@@ -164,7 +213,7 @@ def load_model(model, board: str = "host", workdir=None) -> InferenceModel:
         if not Path(model).exists():
             raise InferError(f"model file {model} does not exist")
         graph = load_graph(model)
-    return InferenceModel(graph, board=board, workdir=workdir)
+    return InferenceModel(graph, board=board, workdir=workdir, simd=simd)
 
 
 def load_inputs(path) -> list[np.ndarray]:
@@ -189,7 +238,10 @@ def load_inputs(path) -> list[np.ndarray]:
 def infer(model, inputs, board: str = "host", workdir=None) -> np.ndarray:
     """Run ``model`` on ``inputs`` (an array, a list of arrays, or an .npy / .npz path). One input shaped as the
     model's input gives one output; otherwise every output is stacked along a new leading axis, in order."""
-    m = model if isinstance(model, InferenceModel) else load_model(model, board=board, workdir=workdir)
+    if not isinstance(model, InferenceModel):
+        with load_model(model, board=board, workdir=workdir) as m:
+            return infer(m, inputs)
+    m = model
     if isinstance(inputs, (str, Path)):
         inputs = load_inputs(inputs)
     elif isinstance(inputs, np.ndarray):
