@@ -58,7 +58,8 @@ def rdbpot(x, e):
 
 
 def requant(acc, mult, shift, out_off, lo, hi):
-    """TFLite MultiplyByQuantizedMultiplier (double rounding) + offset + clamp; mult/shift broadcast on the last axis."""
+    """TFLite MultiplyByQuantizedMultiplier (double rounding) + offset + clamp; mult/shift broadcast on the last
+    axis."""
     mult = np.asarray(mult, np.int64)
     shift = np.asarray(shift, np.int64)
     x = wrap32(wrap32(acc) << np.maximum(shift, 0))

@@ -67,13 +67,15 @@ static odl_status run(const odl_case *c) {
     }
     case K_MM_F16: {
         odl_mark_start();
-        odl_status s = odl_matmul_f16((odl_mm_layout)i[0], c->in[0], c->in[1], (odl_f16 *)out_buf, i[1], i[2], i[3], i[4]);
+        odl_status s =
+            odl_matmul_f16((odl_mm_layout)i[0], c->in[0], c->in[1], (odl_f16 *)out_buf, i[1], i[2], i[3], i[4]);
         odl_mark_stop();
         return s;
     }
     case K_MM_F32: {
         odl_mark_start();
-        odl_status s = odl_matmul_f32((odl_mm_layout)i[0], c->in[0], c->in[1], (float *)out_buf, i[1], i[2], i[3], i[4]);
+        odl_status s =
+            odl_matmul_f32((odl_mm_layout)i[0], c->in[0], c->in[1], (float *)out_buf, i[1], i[2], i[3], i[4]);
         odl_mark_stop();
         return s;
     }
@@ -91,7 +93,8 @@ static odl_status run(const odl_case *c) {
     case K_DW_F16_FWD:
     case K_DW_F16_WGRAD:
     case K_DW_F16_IGRAD: {
-        const odl_conv_f_params p = {{i[0], i[1], i[2], i[3]}, i[4], {i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12], i[13], i[14]}};
+        const odl_conv_f_params p = {
+            {i[0], i[1], i[2], i[3]}, i[4], {i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12], i[13], i[14]}};
         odl_status s;
         odl_mark_start();
         if (c->kind == K_DW_F16_FWD)

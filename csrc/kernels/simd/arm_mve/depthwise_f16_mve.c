@@ -39,11 +39,13 @@ odl_status odl_depthwise_conv2d_f16_forward_mve(const odl_conv_f_params *p, cons
                 int32_t c = 0;
                 for (; c + 32 <= C; c += 32) { /* 32 channels per tap: one pointer update for 4 vectors */
                     const float16x8_t z = vdupq_n_f16(0);
-                    float16x8_t a0 = bias ? vld1q_f16(ODL_H(bias + c)) : z, a1 = bias ? vld1q_f16(ODL_H(bias + c + 8)) : z;
+                    float16x8_t a0 = bias ? vld1q_f16(ODL_H(bias + c)) : z;
+                    float16x8_t a1 = bias ? vld1q_f16(ODL_H(bias + c + 8)) : z;
                     float16x8_t a2 = bias ? vld1q_f16(ODL_H(bias + c + 16)) : z;
                     float16x8_t a3 = bias ? vld1q_f16(ODL_H(bias + c + 24)) : z;
                     for (int32_t kh = kh0; kh < kh1; ++kh) {
-                        const odl_f16 *xp = xi + ((size_t)(y0 + kh * win->dilation_h) * W + x0 + kw0 * win->dilation_w) * C + c;
+                        const odl_f16 *xp =
+                            xi + ((size_t)(y0 + kh * win->dilation_h) * W + x0 + kw0 * win->dilation_w) * C + c;
                         const odl_f16 *wp = w + ((size_t)kh * win->kernel_w + kw0) * C + c;
                         for (int32_t kw = kw0; kw < kw1; ++kw, xp += xstep, wp += C) {
                             a0 = vfmaq_f16(a0, vld1q_f16(ODL_H(xp)), vld1q_f16(ODL_H(wp)));
@@ -59,7 +61,8 @@ odl_status odl_depthwise_conv2d_f16_forward_mve(const odl_conv_f_params *p, cons
                     const mve_pred16_t pr = vctp16q((uint32_t)(C - c));
                     float16x8_t acc = bias ? vldrhq_z_f16(ODL_H(bias + c), pr) : vdupq_n_f16(0);
                     for (int32_t kh = kh0; kh < kh1; ++kh) {
-                        const odl_f16 *xp = xi + ((size_t)(y0 + kh * win->dilation_h) * W + x0 + kw0 * win->dilation_w) * C + c;
+                        const odl_f16 *xp =
+                            xi + ((size_t)(y0 + kh * win->dilation_h) * W + x0 + kw0 * win->dilation_w) * C + c;
                         const odl_f16 *wp = w + ((size_t)kh * win->kernel_w + kw0) * C + c;
                         if (C - c >= 8) {
                             for (int32_t kw = kw0; kw < kw1; ++kw, xp += xstep, wp += C)
@@ -151,7 +154,8 @@ odl_status odl_depthwise_conv2d_f16_input_grad_mve(const odl_conv_f_params *p, c
         for (int32_t ih = 0; ih < H; ++ih)
             for (int32_t iw = 0; iw < W; ++iw) {
                 odl_f16 *dxp = dx + (((size_t)n * H + ih) * W + iw) * C;
-                for (int32_t c = 0; c < C; c += 8) vstrhq_p_f16((float16_t *)(dxp + c), vdupq_n_f16(0), vctp16q((uint32_t)(C - c)));
+                for (int32_t c = 0; c < C; c += 8)
+                    vstrhq_p_f16((float16_t *)(dxp + c), vdupq_n_f16(0), vctp16q((uint32_t)(C - c)));
                 /* kernel rows / columns in parts of ODL_DW_MAXK taps (one part for any realistic kernel) */
                 for (int32_t kh_base = 0; kh_base < win->kernel_h; kh_base += ODL_DW_MAXK)
                     for (int32_t kw_base = 0; kw_base < win->kernel_w; kw_base += ODL_DW_MAXK) {

@@ -3,7 +3,8 @@
  * Depth multiplier 1: vectors run along channels. Per output pixel and 16 channels (then 8, predicated, for the
  * tail), over the valid taps only: VLDRB.S16 widening loads of x and w, x + input_offset in int16 (|x + off| <= 255,
  * exact), VMULLB/VMULLT (exact int16 x int16 -> int32 products of the even / odd channels) added into int32
- * accumulators: 7 instructions per 8 MACs plus the tap's pointer updates. MVE has no integer vector-by-vector multiply-accumulate, so this is near its best for int8.
+ * accumulators: 7 instructions per 8 MACs plus the tap's pointer updates. MVE has no integer vector-by-vector
+ * multiply-accumulate, so this is near its best for int8.
  * The even / odd accumulators are requantized in vectors (mve_requant.h; multipliers and shifts gathered with
  * stride 2), re-interleaved with VMOVNB/VMOVNT and stored with one narrowing store. Channel tails: predicated.
  * Depth multiplier > 1 (rare on devices) uses a scalar loop with the reference's arithmetic.
@@ -60,7 +61,8 @@ static inline void odl_dw_store8(int32x4_t ae, int32x4_t ao, int32_t c, int32_t 
                                  const odl_output_s8 *o, int8_t *dst) {
     int32_t te[4], to[4];
     vst1q_s32(te, ae), vst1q_s32(to, ao);
-    for (int32_t l = 0; l < 8 && l < left; ++l) dst[c + l] = odl_requant_s8((l & 1) ? to[l >> 1] : te[l >> 1], q, c + l, o);
+    for (int32_t l = 0; l < 8 && l < left; ++l)
+        dst[c + l] = odl_requant_s8((l & 1) ? to[l >> 1] : te[l >> 1], q, c + l, o);
 }
 #define ODL_DW_STORE8(ae, ao, c, left) odl_dw_store8(ae, ao, c, left, q, o, dst)
 #else
@@ -182,8 +184,10 @@ static void odl_dw_s8_blocks16(const int8_t *input, const odl_dims *in, const in
                         wn.nkx = kx1 - kx0;
                         wn.xadj = win->dilation_h * W * cin - wn.nkx * wn.xstep;
                         wn.wadj = kernel_w * cin - wn.nkx * cin;
-                        odl_dw_window16(img + ((size_t)(y0 + ky0 * win->dilation_h) * W + x0 + kx0 * win->dilation_w) * cin + c,
-                                        filter + ((size_t)ky0 * kernel_w + kx0) * cin + c, ky1 - ky0, &wn);
+                        const size_t x_at =
+                            ((size_t)(y0 + ky0 * win->dilation_h) * W + x0 + kx0 * win->dilation_w) * cin;
+                        odl_dw_window16(img + x_at + c, filter + ((size_t)ky0 * kernel_w + kx0) * cin + c, ky1 - ky0,
+                                        &wn);
                     }
                     for (int g = 0; g < 2; ++g) {
                         const int32x4_t re = odl_mve_requant4_lr(wn.acc[2 * g], mv[2 * g], lv[2 * g], rv[2 * g], ov);

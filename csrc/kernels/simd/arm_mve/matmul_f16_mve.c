@@ -36,8 +36,8 @@ ODL_AI void odl_st16(odl_f16 *p, float16x8_t v, int full, mve_pred16_t pr) {
 
 /* rows (1..3) x 16 columns of C starting at (i, j): a element (m, k) at a[m*sam + k*sak], B row-major [K, N]. */
 ODL_AI void odl_mve_f16_rows(const odl_f16 *a, int tn, int32_t sam, int32_t sak, const odl_f16 *b, int32_t ldb,
-                             odl_f16 *c, int32_t ldc, int32_t k, int32_t accumulate, int rows, int full, mve_pred16_t p0,
-                             mve_pred16_t p1) {
+                             odl_f16 *c, int32_t ldc, int32_t k, int32_t accumulate, int rows, int full,
+                             mve_pred16_t p0, mve_pred16_t p1) {
     const float16x8_t z = vdupq_n_f16(0);
     float16x8_t c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
     if (accumulate) {

@@ -60,9 +60,10 @@ static inline void odl_mve_dot3x2(const int8_t *a0, const int8_t *a1, const int8
 }
 
 /* Rows a, a+k, a+2k against `pairs` pairs of B rows starting at b: acc[t][j] (t = 0..2, row stride ODL_MVE_NB)
- * receives each output's sum, started from acc[4][j] (the start values, 4 rows below). The whole column loop is one assembly block, so a pair of
- * columns costs 22 instructions besides its inner loop (1 LDRD + 4 MOV of the start values, 3 STRD, pointer updates
- * through four stack slots: acc, end of acc, a, next b). r7 is not used (it is the frame pointer in -O0 builds). */
+ * receives each output's sum, started from acc[4][j] (the start values, 4 rows below). The whole column loop is
+ * one assembly block, so a pair of columns costs 22 instructions besides its inner loop (1 LDRD + 4 MOV of the
+ * start values, 3 STRD, pointer updates through four stack slots: acc, end of acc, a, next b). r7 is not used (it
+ * is the frame pointer in -O0 builds). */
 static inline void odl_mve_rows3(const int8_t *a, const int8_t *b, int32_t k, int32_t pairs, int32_t *acc) {
     /* stack slots: [sp] end of acc, [sp+4] a0, [sp+8] next b0, [sp+12] acc (r7, a frame pointer in some builds,
      * is left alone) */
