@@ -26,6 +26,9 @@ COMMANDS = [
     "toolkit.commands.inspect",
     "toolkit.commands.plan",
     "toolkit.commands.emulate",
+    "toolkit.commands.build",
+    "toolkit.commands.train",
+    "toolkit.commands.eval",
     "toolkit.commands.infer",
 ]
 

@@ -207,11 +207,12 @@ class DeviceSession:
     # ---- training -----------------------------------------------------------------------------------------
     def train(self, x, y, epochs: int = 1, eval=None, lr: float | None = None, shuffle: bool = True,
               seed: int = 0, resume: bool = False, checkpoint_every: int = 64, progress: bool = True,
-              save=None, host_eval: bool = True, on_chunk=None) -> dict:
+              save=None, host_eval: bool = True, on_chunk=None, batch: int | None = None) -> dict:
         """Fine-tune on the device; returns a history dict like ``toolkit.emulate.emulate`` (see module doc).
 
         ``checkpoint_every``: read the state back and persist progress after this many samples (and at the end
         of every epoch). ``on_chunk(session, steps)`` is called after every acknowledged TRAIN_STEP message.
+        ``batch``: at most this many samples per TRAIN_STEP message (default: as many as the payload holds).
         """
         from toolkit.emulate import _check_xy
 
@@ -269,6 +270,8 @@ class DeviceSession:
         rng = np.random.default_rng(seed)
         orders = [rng.permutation(len(y)) if shuffle else np.arange(len(y)) for _ in range(epochs)]
         k = max(1, self._per_message(4 + self.in_buf.nbytes, 4 + self.out_buf.nbytes))
+        if batch is not None:
+            k = max(1, min(k, int(batch)))
         bar = None
         if progress:
             try:
