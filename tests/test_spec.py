@@ -125,6 +125,10 @@ def test_file(tmp_path):
     p.write_text('[update]\nbiases = 1\n[optimizer]\nlr = 0.5\n')
     s = UpdateSpec.parse(str(p))
     assert s.lr == 0.5 and list(s.resolve(graph()).biases) == ["fc"]
+    s = UpdateSpec.parse(str(p), lr=0.25, momentum=0.5)   # keyword arguments override the file
+    assert (s.lr, s.momentum, s.biases) == (0.25, 0.5, 1)
+    with pytest.raises(SpecError, match="momentum"):
+        UpdateSpec.parse(str(p), momentum=2.0)
     with pytest.raises(SpecError, match="does not exist"):
         UpdateSpec.parse(str(tmp_path / "missing.toml"))
 

@@ -106,7 +106,12 @@ class UpdateSpec:
         """A shorthand (full, last-layer, biases:K, last:K) or a path to a TOML file."""
         s = str(text_or_path).strip()
         if isinstance(text_or_path, Path) or s.endswith(".toml") or "\n" in s or s.startswith("[") or "=" in s:
-            return UpdateSpec.from_toml(text_or_path)
+            spec = UpdateSpec.from_toml(text_or_path)
+            for k, v in optimizer.items():   # keyword arguments override the file
+                if not hasattr(spec, k) or k in ("weights", "shorthand"):
+                    raise SpecError(f"unknown update spec option {k!r}")
+                setattr(spec, k, v)
+            return spec.check()
         return UpdateSpec.shorthand_spec(s, **optimizer)
 
     @staticmethod
