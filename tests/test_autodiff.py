@@ -213,7 +213,7 @@ def test_errors(graphs):
         r.train_step(np.zeros((1, 8, 8, 3), np.float32), 9)
 
 
-# ---- the small kernels of csrc/include/odl/train_step.h, against numpy -------------------------------------------------
+# ---- the small kernels of csrc/include/odl/train_step.h, against numpy -----------------------------------------------
 def test_train_step_kernels_vs_numpy():
     import math
 
@@ -266,3 +266,18 @@ def test_train_step_kernels_vs_numpy():
     np.testing.assert_allclose(buf.reshape(3, k), want_buf, rtol=1e-6)
     assert lib.odl_sgd_f32_update_slice(ptr(ffi, w), ptr(ffi, g), ffi.NULL, k, 1, C, ptr(ffi, chans), 3, lrp,
                                         0.9, 0.0) == -1   # momentum without a buffer
+    # gather of selected channels, and the packed-gradient SGD (gradient [count, k])
+    a = rng.standard_normal((5, 7)).astype(np.float32)
+    sel = np.array([6, 0, 2], np.int32)
+    out = np.empty((5, 3), np.float32)
+    assert lib.odl_gather_channels_f32(ptr(ffi, a), 5, 7, ptr(ffi, sel), 3, ptr(ffi, out)) == 0
+    np.testing.assert_array_equal(out, a[:, sel])
+    sel[0] = 7
+    assert lib.odl_gather_channels_f32(ptr(ffi, a), 5, 7, ptr(ffi, sel), 3, ptr(ffi, out)) == -1
+    w = rng.standard_normal((4, 5)).astype(np.float32)
+    gp = rng.standard_normal((2, 5)).astype(np.float32)
+    want = w.copy()
+    want[[1, 3]] -= np.float32(0.1) * (gp + np.float32(0.01) * w[[1, 3]])
+    assert lib.odl_sgd_f32_update_slice_packed(ptr(ffi, w), ptr(ffi, gp), ffi.NULL, 5, 5, 1,
+                                               ptr(ffi, np.array([1, 3], np.int32)), 2, lrp, 0.0, 0.01) == 0
+    np.testing.assert_allclose(w, want, rtol=1e-6)
