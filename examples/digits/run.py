@@ -1,6 +1,6 @@
 """The digits example end to end: data shift, pre-training, fine-tuning on the host, accuracy before and after.
 
-    python examples/digits/run.py [--epochs 3] [--work DIR] [--json out.json] [--markdown]
+    python examples/digits/run.py [--epochs 5] [--work DIR] [--json out.json]
 
 Steps: write the deterministic splits (data.py), pre-train the CNN in PyTorch on clean digits and save model.pt2
 (pretrain.py; cached in --work), then fine-tune on the shifted adaptation set and evaluate on the shifted test set:
@@ -61,7 +61,7 @@ def configs(sparse: Path, last: Path):
             ("int8 last layer", "int8", UpdateSpec.parse(last)), ("fp16 sparse", "fp16", sp)]
 
 
-def run(work=None, epochs: int = 3, which=None, sparse: Path = SCHEMES / "sparse.toml",
+def run(work=None, epochs: int = 5, which=None, sparse: Path = SCHEMES / "sparse.toml",
         last: Path = SCHEMES / "last_layer.toml", pretrain_epochs: int = 30, progress: bool = True) -> dict:
     """Run the example; ``which`` limits the odl rows (names as in the table). Returns the results dict."""
     from toolkit.emulate import emulate, load_npz
@@ -77,7 +77,7 @@ def run(work=None, epochs: int = 3, which=None, sparse: Path = SCHEMES / "sparse
         if which is not None and name not in which:
             continue
         t0 = time.perf_counter()
-        h = emulate(model, tr, te, epochs=epochs, spec=spec, precision=prec, calib=cal[0], progress=progress)
+        h = emulate(model, tr, te, epochs=epochs, spec=spec, precision=prec, calib=cal[0], progress=False)
         rows.append({"method": name, "precision": prec, "qas": spec.qas if prec == "int8" else None,
                      "before": h["before"]["accuracy"], "after": h["after"]["accuracy"],
                      "peak_sram_bytes": h["plan"]["peak_sram_bytes"], "flash_bytes": h["plan"]["flash_bytes"],
@@ -103,7 +103,7 @@ def markdown(res: dict) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="digits: pre-train, shift, fine-tune with odl, compare")
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--work", default=None, help="cache folder for data and model.pt2 (default: a tmp dir)")
     ap.add_argument("--json", default=None, help="write the results here")
     a = ap.parse_args(argv)
