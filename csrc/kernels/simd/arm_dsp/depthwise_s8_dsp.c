@@ -129,6 +129,7 @@ odl_status odl_depthwise_conv2d_s8_forward_dsp(const int8_t *input, const odl_di
                         if (nkx > 0)
                             for (int32_t r = nky; r > 0; --r, pi += irow, pw += wrow) {
                                 /* one row of taps: LDR, 2 SXTB16, 2 SADD16, LDRD, 4 SMLAxy, ADD, SUBS, BNE */
+#ifdef __OPTIMIZE__ /* GCC 12 at -O0 cannot allocate the registers of this block */
                                 uint32_t v, e, w0, w1;
                                 int32_t t = nkx;
                                 __asm__ volatile("1:\n\t"
@@ -150,6 +151,14 @@ odl_status odl_depthwise_conv2d_s8_forward_dsp(const int8_t *input, const odl_di
                                                    [e] "=&r"(e), [w0] "=&r"(w0), [w1] "=&r"(w1)
                                                  : [istep] "r"(istep), [off2] "r"(off2)
                                                  : "cc", "memory");
+#else
+                                for (int32_t t = nkx; t > 0; --t, pi += istep, pw += 2) {
+                                    const uint32_t v = odl_ld32(pi);
+                                    const uint32_t e = __sadd16(__sxtb16(v), off2), d = __sadd16(odl_sxtb16_ror8(v), off2);
+                                    a0 = __smlabb(e, pw[0], a0), a2 = __smlatt(e, pw[0], a2);
+                                    a1 = __smlabb(d, pw[1], a1), a3 = __smlatt(d, pw[1], a3);
+                                }
+#endif
                             }
                         const int32_t c = 4 * g;
                         if (fast) {

@@ -14,28 +14,28 @@
 #error "ODL_WITH_ARM_DSP needs a core with the DSP extension (Cortex-M4/M7/M33+DSP): SXTB16, SMLAD, SMMULR"
 #endif
 
-static inline uint32_t odl_ld32(const int8_t *p) {
+static inline __attribute__((always_inline)) uint32_t odl_ld32(const int8_t *p) {
     uint32_t v;
     memcpy(&v, p, 4);
     return v;
 }
 
 /* Taps 1 and 3 of a word, sign-extended to two int16 lanes (no ACLE intrinsic takes the rotation). */
-static inline uint32_t odl_sxtb16_ror8(uint32_t x) {
+static inline __attribute__((always_inline)) uint32_t odl_sxtb16_ror8(uint32_t x) {
     uint32_t r;
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
     return r;
 }
 
 /* (a * b + 2^31) >> 32, the rounded high word of the 64-bit product. */
-static inline int32_t odl_smmulr(int32_t a, int32_t b) {
+static inline __attribute__((always_inline)) int32_t odl_smmulr(int32_t a, int32_t b) {
     int32_t r;
     __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
     return r;
 }
 
 /* Up to 3 trailing bytes of a row as a word (zeros above), reading nothing past p + n. */
-static inline uint32_t odl_ld_tail(const int8_t *p, int32_t n) {
+static inline __attribute__((always_inline)) uint32_t odl_ld_tail(const int8_t *p, int32_t n) {
     uint32_t v = (uint8_t)p[0];
     if (n > 1) v |= (uint32_t)(uint8_t)p[1] << 8;
     if (n > 2) v |= (uint32_t)(uint8_t)p[2] << 16;

@@ -29,6 +29,8 @@
 
 #include "dsp_internal.h"
 
+#ifdef __OPTIMIZE__
+
 /* int16 taps in the A stack buffer (3 KB): 6 rows of a K chunk of 256 taps, or one whole row up to K = 1536. */
 #define ODL_DSP_ABUF 1536
 #define ODL_DSP_KC 256
@@ -182,6 +184,9 @@ static inline __attribute__((always_inline)) void odl_dsp_rows6_impl(const uint3
     const int32_t rem = full & 3;
     const int8_t *pbj = b;
     for (const odl_dsp_col *pend = p + nc; p < pend; ++p, ++j, ++out, pbj += k) {
+        /* Everything that may call a function comes before the register-pinned variables are set: a call would
+         * clobber r0-r3, r12 and lr (local register variables are only guaranteed at the asm statements). */
+        uint32_t tw = TAIL ? odl_ld_tail(pbj + 4 * full, tail) : 0; /* the zero-padded last group */
         const int32_t init = p->init;
         register int32_t c0 __asm__("r0") = init;
         register int32_t c1 __asm__("r1") = init;
@@ -207,9 +212,8 @@ static inline __attribute__((always_inline)) void odl_dsp_rows6_impl(const uint3
                              : [end] "m"(end4)
                              : ODL_DSP_CLOBBER6);
         if (TAIL) {
-            uint32_t tw = odl_ld_tail(pb, tail); /* the padded last group, read from a local word */
-            register const int8_t *pt __asm__("lr") = (const int8_t *)&tw;
-            __asm__ volatile(ODL_DSP_GROUP6 : [pb] "+r"(pt), ODL_DSP_ACC6 : "m"(tw) : ODL_DSP_CLOBBER6);
+            pb = (const int8_t *)&tw; /* read from the local word */
+            __asm__ volatile(ODL_DSP_GROUP6 : [pb] "+r"(pb), ODL_DSP_ACC6 : "m"(tw) : ODL_DSP_CLOBBER6);
         }
         const int32_t a0 = c0, a1 = c1, a2 = c2, a3 = c3, a4 = c4, a5 = c5;
         if (CHUNKED && part_out) { /* K chunk before the last: save the sums */
@@ -402,4 +406,12 @@ odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bi
     return ODL_OK;
 }
 
+#else
+/* The register-pinned inline assembly needs the optimizer (GCC 12 at -O0 cannot allocate it): unoptimised builds run
+ * the reference, bit-exact by definition. */
+odl_status odl_matmul_s8_dsp(const int8_t *a, const int8_t *b, const int32_t *bias, int32_t m, int32_t n, int32_t k,
+                             int32_t a_offset, const odl_requant *q, const odl_output_s8 *o, int8_t *out) {
+    return odl_matmul_s8_ref(a, b, bias, m, n, k, a_offset, q, o, out);
+}
+#endif
 #endif /* ODL_WITH_ARM_DSP */
