@@ -30,6 +30,7 @@ COMMANDS = [
     "toolkit.commands.train",
     "toolkit.commands.eval",
     "toolkit.commands.infer",
+    "toolkit.commands.search",
 ]
 
 
