@@ -30,6 +30,9 @@ import numpy as np
 from toolkit.errors import DTypeError, OdlError, ShapeError
 
 
+_HOST_BUILT: dict[str, tuple] = {}  # Program signature -> (program, plan, HostModel) built in this process
+
+
 class InferError(OdlError):
     """An input that the model cannot run: wrong shape or dtype, unreadable file, unknown board."""
 
@@ -46,7 +49,7 @@ class Edge:
 class InferenceModel:
     """A model lowered to a Program, planned and compiled to C for one board; ``run`` maps inputs to outputs."""
 
-    def __init__(self, graph, board: str = "host", workdir=None, simd: bool = True):
+    def __init__(self, graph, board: str = "host", workdir=None, simd: bool = True, built=None):
         from toolkit.train.lower import build_program
 
         board = board or "host"
@@ -54,11 +57,20 @@ class InferenceModel:
         precision = "int8" if graph.meta.get("precision") == "int8" else "fp32"
         self.precision = precision
         self.session = None
-        if board == "host":
+        if built is not None:  # (program, plan, HostModel) made elsewhere (load_models, an emulate run)
+            self.board = "host"
+            self.program, self.plan, self.host = built
+        elif board == "host":
             from toolkit.emulate import compile_program
 
             self.program = build_program(graph, "last-layer", precision)
-            self.plan, self.host = compile_program(self.program, workdir=workdir)
+            sig = self.program.signature()
+            if sig in _HOST_BUILT and workdir is None:  # built earlier in this process: same C, same library
+                _, self.plan, self.host = _HOST_BUILT[sig]
+                self.host.reset(self.program)
+            else:
+                self.plan, self.host = compile_program(self.program, workdir=workdir)
+                _HOST_BUILT[sig] = (self.program, self.plan, self.host)
         else:
             from toolkit.device import DeviceSession, build_for_device
             from toolkit.firmware import load_board
@@ -199,21 +211,75 @@ class InferenceModel:
 
 def load_model(model, board: str = "host", workdir=None, simd: bool = True) -> InferenceModel:
     """An InferenceModel from a Graph, a model path (.tflite, .pt2, .json) or .tflite bytes."""
+    graph = _graph(model)
+    return InferenceModel(graph, board=board, workdir=workdir, simd=simd)
+
+
+def _graph(model):
     from toolkit.ir import Graph
 
     if isinstance(model, (bytes, bytearray)):
         from toolkit.frontends.tflite_fe import from_tflite
 
-        graph = from_tflite(bytes(model))
-    elif isinstance(model, Graph):
-        graph = model
-    else:
-        from toolkit.emulate import load_graph
+        return from_tflite(bytes(model))
+    if isinstance(model, Graph):
+        return model
+    from toolkit.emulate import load_graph
 
-        if not Path(model).exists():
-            raise InferError(f"model file {model} does not exist")
-        graph = load_graph(model)
-    return InferenceModel(graph, board=board, workdir=workdir, simd=simd)
+    if not Path(model).exists():
+        raise InferError(f"model file {model} does not exist")
+    return load_graph(model)
+
+
+def load_models(models, workdir=None) -> list[InferenceModel]:
+    """Several models for the host compiled in ONE host build (the csrc kernels are compiled once)."""
+    from toolkit.codegen import generate
+    from toolkit.codegen.host import build_models
+    from toolkit.host.build import cache_root
+    from toolkit.plan import plan_memory
+    from toolkit.train.lower import build_program
+
+    graphs = [_graph(m) for m in models]
+    entries, built = [], []
+    for k, g in enumerate(graphs):
+        prec = "int8" if g.meta.get("precision") == "int8" else "fp32"
+        prog = build_program(g, "last-layer", prec)
+        plan = plan_memory(prog, mode="train")
+        prefix = f"odl_infer{k}"
+        out = (Path(workdir) if workdir is not None else cache_root() / "infer" / "host") / prog.signature()[:16]
+        c, h = generate(prog, plan, out, prefix)
+        entries.append((c, h, prefix, prog, False))
+        built.append((prog, plan))
+    hosts = build_models(entries, name="infer")
+    res = []
+    for g, (prog, plan), hm in zip(graphs, built, hosts):
+        hm.reset(prog)
+        _HOST_BUILT.setdefault(prog.signature(), (prog, plan, hm))
+        res.append(InferenceModel(g, built=(prog, plan, hm)))
+    return res
+
+
+def memory_comparison(model) -> dict:
+    """odl's inference plan (nothing trained: every weight in Flash) next to TFLite Micro's arena for the same
+    model. ``arena``: the planner's activations; ``io``: the caller's input and output buffers; ``peak_sram``:
+    ``plan.peak_sram_bytes`` (arena, io, the step counter / learning rate words and the stack estimate);
+    ``tflm_arena``: the RecordingMicroAllocator total of one TFLM run (None when the model is not a .tflite)."""
+    from toolkit.plan import plan_memory
+    from toolkit.train.lower import build_program
+    from toolkit.train.spec import UpdateSpec
+
+    g = _graph(model)
+    prec = "int8" if g.meta.get("precision") == "int8" else "fp32"
+    plan = plan_memory(build_program(g, UpdateSpec(), prec), mode="infer")
+    tflm = None
+    if isinstance(model, (bytes, bytearray)) or str(model).endswith(".tflite"):
+        from toolkit.frontends.tflite_fe import tflm_arena_bytes
+
+        tflm = tflm_arena_bytes(model)
+    io = int(plan.sram.get("io", 0))
+    return {"model": g.name, "arena": int(plan.arena_bytes), "io": io, "arena_plus_io": int(plan.arena_bytes) + io,
+            "peak_sram": int(plan.peak_sram_bytes), "stack_estimate": int(plan.sram.get("stack_estimate", 0)),
+            "flash_weights": int(plan.flash.get("weights", 0)), "tflm_arena": tflm}
 
 
 def load_inputs(path) -> list[np.ndarray]:
@@ -261,4 +327,5 @@ def infer(model, inputs, board: str = "host", workdir=None) -> np.ndarray:
     return np.concatenate(outs)
 
 
-__all__ = ["InferenceModel", "InferError", "Edge", "load_model", "load_inputs", "infer"]
+__all__ = ["InferenceModel", "InferError", "Edge", "load_model", "load_models", "load_inputs", "infer",
+           "memory_comparison"]

@@ -13,9 +13,11 @@ def register(sub) -> None:
                        "input shaped as the model's input, or a stack of them along a new leading axis; an .npz "
                        "holds such arrays, run in file order. The output .npy stacks the outputs the same way.")
     p.add_argument("model", help="model file (.tflite, .pt2, or .json odl IR)")
-    p.add_argument("--input", required=True, metavar="NPY|NPZ", help="inputs (.npy or .npz)")
-    p.add_argument("--output", required=True, metavar="NPY", help="where to write the outputs (.npy)")
+    p.add_argument("--input", metavar="NPY|NPZ", help="inputs (.npy or .npz)")
+    p.add_argument("--output", metavar="NPY", help="where to write the outputs (.npy)")
     p.add_argument("--board", default="host", help="host (default); emulated boards need the device API")
+    p.add_argument("--memory", action="store_true", help="no run: print the inference memory plan (weights in "
+                   "Flash) next to TFLite Micro's arena for a .tflite")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run)
 
@@ -25,19 +27,31 @@ def run(args) -> int:
 
     import numpy as np
 
+    from toolkit.errors import OdlError
     from toolkit.infer import load_inputs, load_model
 
+    if args.memory:
+        from toolkit.infer import memory_comparison
+
+        r = memory_comparison(args.model)
+        if args.json:
+            print(json.dumps(r, indent=1, sort_keys=True))
+        else:
+            tflm = "n/a" if r["tflm_arena"] is None else f"{r['tflm_arena']:,}"
+            print(f"{r['model']}: odl arena {r['arena']:,} + io {r['io']:,} = {r['arena_plus_io']:,} bytes "
+                  f"(peak SRAM {r['peak_sram']:,} with a {r['stack_estimate']:,}-byte stack estimate); "
+                  f"TFLM arena {tflm} bytes; weights in Flash {r['flash_weights']:,} bytes")
+        return 0
+    if not args.input or not args.output:
+        raise OdlError("odl infer needs --input X.npy|X.npz and --output Y.npy (or --memory)")
     t0 = time.perf_counter()
     inputs = load_inputs(args.input)
-    m = load_model(args.model, board=args.board)
-    t1 = time.perf_counter()
-    if len(inputs) == 1:
-        y = m.run(inputs[0])
-    else:
-        from toolkit.infer import infer
+    from toolkit.infer import infer
 
+    with load_model(args.model, board=args.board) as m:
+        t1 = time.perf_counter()
         y = infer(m, inputs)
-    t2 = time.perf_counter()
+        t2 = time.perf_counter()
     np.save(args.output, y)
     n = 1 if len(inputs) == 1 and inputs[0].shape == m.input.shape else int(y.shape[0])
     out = dict(m.info(), samples=n, output_file=str(args.output), output_shape=list(y.shape),
