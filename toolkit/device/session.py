@@ -283,6 +283,7 @@ class DeviceSession:
                 bar = None
         correct = seen = 0
         since = 0
+        step_losses: list[float] = []  # every step run by this call, in order
         try:
             for ep in range(ep0, epochs):
                 pos = pos0 if ep == ep0 else 0
@@ -305,6 +306,7 @@ class DeviceSession:
                     steps += len(idx)
                     since += len(idx)
                     ep_losses += [float(v) for v in losses]
+                    step_losses += [float(v) for v in losses]
                     correct += int(np.sum(np.argmax(logits, axis=1) == y[idx]))
                     seen += len(idx)
                     if bar is not None:
@@ -332,6 +334,7 @@ class DeviceSession:
         if host is not None:
             hist["after"] = hist["history"][-1]["eval"] if hist["history"] else dict(hist["before"])
         hist["steps"] = steps
+        hist["step_losses"] = step_losses
         hist["seconds"] = time.perf_counter() - t0
         trained = self.trained(state)
         if save is not None:
