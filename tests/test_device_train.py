@@ -105,6 +105,32 @@ def test_train_bit_exact_with_emulate(build, files, emulated, capsys):
     assert ev["loss"] == pytest.approx(hist["after"]["loss"], rel=1e-12)
 
 
+def test_export_tflite_gives_the_board_logits(build, files, tmp_path):
+    """After training: `odl export` -> .tflite; TFLite Micro on the host gives the board's int8 logits."""
+    from toolkit.device import DeviceSession
+    from toolkit.tflite.reference import run_tflm
+
+    board, out = build
+    d, _ = files
+    tfl = tmp_path / "finetuned.tflite"
+    assert main(["export", "--build", str(out), "-o", str(tfl)]) == 0
+    x, _ = dataset(4, 5)
+    with DeviceSession(out) as s:
+        with np.load(out / "checkpoint.npz") as z:  # the state `odl train` left (a fresh boot has the initial one)
+            s.write_state({n: z[n] for n in s.state})
+        xin = s.to_input(x)
+        on_board = s.logits(xin)
+    data = tfl.read_bytes()
+    for i in range(len(xin)):
+        got = np.asarray(run_tflm(data, [xin[i:i + 1]]).outputs[0]).reshape(-1)
+        assert got.tobytes() == on_board[i].tobytes()
+    with pytest.raises(Exception, match="int8 build exports to .tflite"):
+        from toolkit.device import load_build
+        from toolkit.device.export import export_model
+
+        export_model(load_build(out), tmp_path / "x.pt2")
+
+
 def test_kill_qemu_then_resume(build, files, emulated):
     from toolkit.device import DeviceSession, TrainingInterrupted
 

@@ -29,6 +29,7 @@ COMMANDS = [
     "toolkit.commands.build",
     "toolkit.commands.train",
     "toolkit.commands.eval",
+    "toolkit.commands.export",
     "toolkit.commands.demo",
     "toolkit.commands.infer",
     "toolkit.commands.search",

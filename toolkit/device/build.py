@@ -113,6 +113,7 @@ def build_for_device(model, board: str, out_dir, spec=None, precision: str = "fp
     sig = program.signature()
     info = {
         "board": bd.name,
+        "source": str(Path(model).resolve()) if isinstance(model, (str, Path)) else None,
         "signature": sig[:8],
         "program_signature": sig,
         "precision": precision,
