@@ -61,7 +61,7 @@ static void odl_resolve(void) {
 
 const odl_matmul_path *odl_path_get(odl_path_id id) {
     odl_resolve();
-    if ((int)id < 0 || id >= ODL_PATH_COUNT || !odl_paths[id]) return 0;
+    if ((unsigned)id >= (unsigned)ODL_PATH_COUNT || !odl_paths[id]) return 0;
     return &odl_resolved[id];
 }
 
