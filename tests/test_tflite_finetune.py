@@ -130,3 +130,37 @@ def test_finetune_export_equals_generated_c(tmp_path):
     np.testing.assert_array_equal(got, tf)
     np.testing.assert_array_equal(got, lr)
     assert not np.array_equal(tf, np.stack([run_tflm(m.model, xi, measure_arena=False).outputs[0] for xi in xs]))
+
+
+def test_finetune_on_emulated_board_export_equals_board(tmp_path):
+    """`odl build model.tflite --board qemu-cm4` + on-device QAS fine-tuning (DeviceSession.train, what `odl train`
+    runs): the trained int8 tensors equal the host emulation's byte for byte, and the exported .tflite runs in TFLM
+    and LiteRT (reference kernels) with the outputs the board computes with its trained state."""
+    from toolkit.cli import main
+    from toolkit.device import DeviceSession, load_build
+    from toolkit.emulate import emulate
+    from toolkit.infer import InferenceModel
+
+    m = small_cnn_model(seed=31, head="flatten", float_io=True)  # the model above: its host build is reused
+    path = tmp_path / "model.tflite"
+    path.write_bytes(m.model)
+    g = from_tflite(m.model)
+    x = samples(m, 24, np.random.default_rng(6))[:, 0]
+    y = (np.arange(len(x)) * 7) % 10
+    assert main(["build", str(path), "--board", "qemu-cm4", "--update", "last-layer", "--precision", "int8",
+                 "-o", str(tmp_path / "build")]) == 0
+    host = emulate(str(path), (x, y), epochs=2, spec="last-layer", precision="int8", progress=False, seed=0)
+    want_trained = {ir: host["_model"].read(b.name) for ir, b in host["_program"].trained_tensors().items()}
+    with DeviceSession(load_build(tmp_path / "build")) as s:
+        s.train(x, y, epochs=2, seed=0, progress=False)
+        trained = s.trained()
+        for k, v in want_trained.items():
+            np.testing.assert_array_equal(trained[k], v)
+        xs = samples(m, 5, np.random.default_rng(7))
+        board = InferenceModel.from_session(s).run(xs)
+    data = export_tflite(g, trained)
+    tf = np.stack([run_tflm(data, xi, measure_arena=False).outputs[0] for xi in xs])
+    lr = np.stack([run_litert(data, xi, kernels="reference")[0] for xi in xs])
+    assert board.dtype == np.float32  # float edges: the board's int8 softmax, dequantized as DEQUANTIZE does
+    np.testing.assert_array_equal(board, tf)
+    np.testing.assert_array_equal(board, lr)

@@ -89,11 +89,24 @@ class InferenceModel:
         self.input, self.output = self._edges()
         self._tail = self._softmax_tail()
 
+    @classmethod
+    def from_session(cls, session) -> "InferenceModel":
+        """Inference through an open toolkit.device.DeviceSession (e.g. right after on-device fine-tuning: the
+        board keeps its trained state while the session lives). Closing the model does not close the session."""
+        self = cls.__new__(cls)
+        self.graph, self.board = session.graph, session.build.board
+        self.precision = "int8" if session.graph.meta.get("precision") == "int8" else "fp32"
+        self.program, self.plan, self.session, self.host = session.program, session.build.plan, session, None
+        self._own_session = False
+        self.input, self.output = self._edges()
+        self._tail = self._softmax_tail()
+        return self
+
     def close(self) -> None:
         """Stop the emulated board (if any)."""
-        if self.session is not None:
+        if self.session is not None and getattr(self, "_own_session", True):
             self.session.close()
-            self.session = None
+        self.session = None
 
     def __enter__(self):
         return self
