@@ -5,7 +5,7 @@ extern const odl_layer_path odl_layers_arm_dsp;
 extern const odl_layer_path odl_layers_arm_mve;
 extern const odl_layer_path odl_layers_rvv;
 
-static const odl_layer_path odl_layers_none = {"reference", 0, 0, 0, 0};
+static const odl_layer_path odl_layers_none = {"reference", 0, 0, 0, 0, 0};
 
 const odl_layer_path *odl_layer_path_active(void) {
     switch (odl_path_active()) {

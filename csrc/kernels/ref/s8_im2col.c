@@ -1,7 +1,87 @@
 /* odl_im2col_s8: NHWC image -> rows of kernel_h*kernel_w*in_c taps, padding filled with the input zero point. */
-#include <string.h>
+#include <stdint.h>
 
+#include "odl/layer_paths.h"
 #include "s8_internal.h"
+
+/* Taps are short runs (in_c bytes), so a libc memcpy/memset call per tap costs more than the copy itself. The runs
+ * are copied inline: whole 32-bit words when source, destination and in_c allow it (GNU C may_alias word type),
+ * bytes otherwise, two words / four bytes per iteration. ODL_IM2COL_OPAQUE hides the destination pointer from the
+ * optimizer (an empty asm, no instruction) so compilers do not turn the loops back into memcpy/memset calls. */
+#if defined(__GNUC__)
+typedef uint32_t odl_im2col_word __attribute__((may_alias));
+#define ODL_IM2COL_WORDS 1
+#define ODL_IM2COL_OPAQUE(ptr) __asm__("" : "+r"(ptr))
+#else
+#define ODL_IM2COL_WORDS 0
+#define ODL_IM2COL_OPAQUE(ptr) ((void)0)
+#endif
+
+static inline void odl_im2col_copy(int8_t *d, const int8_t *s, int32_t n, int words) {
+#if ODL_IM2COL_WORDS
+    if (words) { /* n % 4 == 0, d and s word-aligned */
+        odl_im2col_word *dw = (odl_im2col_word *)(void *)d;
+        const odl_im2col_word *sw = (const odl_im2col_word *)(const void *)s;
+        for (; n >= 8; n -= 8, dw += 2, sw += 2) {
+            ODL_IM2COL_OPAQUE(dw);
+            const odl_im2col_word a = sw[0], b = sw[1];
+            dw[0] = a;
+            dw[1] = b;
+        }
+        if (n) dw[0] = sw[0];
+        return;
+    }
+#else
+    (void)words;
+#endif
+    for (; n >= 4; n -= 4, d += 4, s += 4) {
+        ODL_IM2COL_OPAQUE(d);
+        const int8_t a = s[0], b = s[1], c = s[2], e = s[3];
+        d[0] = a;
+        d[1] = b;
+        d[2] = c;
+        d[3] = e;
+    }
+    if (n & 2) {
+        const int8_t a = s[0], b = s[1];
+        d[0] = a;
+        d[1] = b;
+        d += 2;
+        s += 2;
+    }
+    if (n & 1) d[0] = s[0];
+}
+
+static inline void odl_im2col_fill(int8_t *d, int8_t v, int32_t n, int words) {
+#if ODL_IM2COL_WORDS
+    if (words) {
+        odl_im2col_word *dw = (odl_im2col_word *)(void *)d;
+        const odl_im2col_word w = (uint32_t)(uint8_t)v * 0x01010101u;
+        for (; n >= 8; n -= 8, dw += 2) {
+            ODL_IM2COL_OPAQUE(dw);
+            dw[0] = w;
+            dw[1] = w;
+        }
+        if (n) dw[0] = w;
+        return;
+    }
+#else
+    (void)words;
+#endif
+    for (; n >= 4; n -= 4, d += 4) {
+        ODL_IM2COL_OPAQUE(d);
+        d[0] = v;
+        d[1] = v;
+        d[2] = v;
+        d[3] = v;
+    }
+    if (n & 2) {
+        d[0] = v;
+        d[1] = v;
+        d += 2;
+    }
+    if (n & 1) d[0] = v;
+}
 
 int32_t odl_im2col_s8_scratch_size(int32_t rows, int32_t kernel_h, int32_t kernel_w, int32_t in_c) {
     if (rows <= 0 || kernel_h <= 0 || kernel_w <= 0 || in_c <= 0) return 0;
@@ -21,23 +101,29 @@ odl_status odl_im2col_s8(const int8_t *input, const odl_dims *in_dims, int32_t k
     if (row_start < 0 || row_count <= 0 || row_start + row_count > npix) return ODL_ERR_SHAPE;
     if (!rows) return ODL_ERR_SCRATCH;
     const int32_t cin = in_dims->c;
-    const int32_t row_len = kernel_h * kernel_w * cin;
-    if (rows_bytes < row_count * row_len) return ODL_ERR_SCRATCH;
+    const int64_t row_len = (int64_t)kernel_h * kernel_w * cin;
+    if ((int64_t)rows_bytes < (int64_t)row_count * row_len) return ODL_ERR_SCRATCH;
     const int8_t pad = (int8_t)(-p->input_offset);
+    {
+        /* A SIMD path may replace the copy loop (odl/layer_paths.h); its arguments are checked above. */
+        const odl_layer_path *lp = odl_layer_path_active();
+        if (lp->im2col_s8) return lp->im2col_s8(input, in_dims, &win, pad, row_start, row_count, rows);
+    }
+    const int words = ((((uintptr_t)input | (uintptr_t)rows) & 3u) == 0) && (cin & 3) == 0;
     for (int32_t r = 0; r < row_count; ++r) {
         const int32_t pix = row_start + r;
         const int32_t oy = pix / win.out_w, ox = pix % win.out_w;
         const int32_t y0 = oy * win.stride_h - win.pad_top;
         const int32_t x0 = ox * win.stride_w - win.pad_left;
-        int8_t *dst = rows + (size_t)r * row_len;
+        int8_t *dst = rows + (size_t)r * (size_t)row_len;
         for (int32_t ky = 0; ky < kernel_h; ++ky) {
             const int32_t y = y0 + ky * win.dilation_h;
             for (int32_t kx = 0; kx < kernel_w; ++kx) {
                 const int32_t x = x0 + kx * win.dilation_w;
                 if (y < 0 || y >= in_dims->h || x < 0 || x >= in_dims->w)
-                    memset(dst, pad, (size_t)cin);
+                    odl_im2col_fill(dst, pad, cin, words);
                 else
-                    memcpy(dst, input + ((size_t)y * in_dims->w + x) * cin, (size_t)cin);
+                    odl_im2col_copy(dst, input + ((size_t)y * in_dims->w + x) * cin, cin, words);
                 dst += cin;
             }
         }

@@ -29,5 +29,6 @@ const odl_layer_path odl_layers_arm_dsp = {
     0,                                   /* depthwise_conv2d_f16_forward: reference loop */
     0,                                   /* depthwise_conv2d_f16_weight_grad */
     0,                                   /* depthwise_conv2d_f16_input_grad */
+    0,                                   /* im2col_s8: the reference's inline word copies */
 };
 #endif

@@ -28,11 +28,15 @@ const odl_matmul_path odl_path_arm_mve = {
     odl_matmul_f16_mve, /* matmul_f16 */
 };
 
+odl_status odl_im2col_s8_mve(const int8_t *, const odl_dims *, const odl_window *, int8_t, int32_t, int32_t,
+                             int8_t *); /* im2col_s8_mve.c */
+
 const odl_layer_path odl_layers_arm_mve = {
     "arm_mve",
     odl_depthwise_conv2d_s8_forward_mve,      /* depthwise_conv2d_s8_forward */
     odl_depthwise_conv2d_f16_forward_mve,     /* depthwise_conv2d_f16_forward */
     odl_depthwise_conv2d_f16_weight_grad_mve, /* depthwise_conv2d_f16_weight_grad */
     odl_depthwise_conv2d_f16_input_grad_mve,  /* depthwise_conv2d_f16_input_grad */
+    odl_im2col_s8_mve,                        /* im2col_s8 */
 };
 #endif /* ODL_WITH_ARM_MVE */

@@ -28,11 +28,15 @@ const odl_matmul_path odl_path_rvv = {
     odl_matmul_f16_rvv, /* matmul_f16 */
 };
 
+odl_status odl_im2col_s8_rvv(const int8_t *, const odl_dims *, const odl_window *, int8_t, int32_t, int32_t,
+                             int8_t *); /* im2col_s8_rvv.c */
+
 const odl_layer_path odl_layers_rvv = {
     "rvv",
     odl_depthwise_conv2d_s8_forward_rvv,      /* depthwise_conv2d_s8_forward */
     odl_depthwise_conv2d_f16_forward_rvv,     /* depthwise_conv2d_f16_forward */
     odl_depthwise_conv2d_f16_weight_grad_rvv, /* depthwise_conv2d_f16_weight_grad */
     odl_depthwise_conv2d_f16_input_grad_rvv,  /* depthwise_conv2d_f16_input_grad */
+    odl_im2col_s8_rvv,                        /* im2col_s8 */
 };
 #endif /* ODL_WITH_RVV */
