@@ -162,3 +162,33 @@ def test_icount_systick_crosscheck():
             from_ticks = t.last_cycles * per_tick
             assert n <= from_ticks + 2 * per_tick, (path, n, from_ticks)
             assert from_ticks - n <= 0.01 * n + 5000, (path, n, from_ticks)
+
+
+def test_bench_cli_records(tmp_path):
+    """`odl bench kernels --board qemu-rv32 --quick --json`: one record per anchor shape and path, MACs/instruction
+    consistent with the counts, the SIMD record carrying its speed-up over the reference and the ISA ideal."""
+    import json
+    import subprocess
+    import sys
+
+    if not shutil.which("qemu-system-riscv32") or not shutil.which("clang-19"):
+        pytest.skip("no RISC-V tools")
+    png = tmp_path / "bench.png"
+    r = subprocess.run([sys.executable, "-m", "toolkit.cli", "bench", "kernels", "--board", "qemu-rv32", "--quick",
+                        "--dtype", "int8", "--json", "--no-save", "--plot", str(png)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    recs = json.loads(r.stdout)
+    from toolkit.bench.targets import QUICK_ITEMS
+
+    assert len(recs) == 2 * len(QUICK_ITEMS)
+    for rec in recs:
+        for key in ("kernel", "dtype", "pass", "path", "shape", "macs", "instructions", "macs_per_instruction"):
+            assert key in rec
+        assert rec["macs_per_instruction"] == pytest.approx(rec["macs"] / rec["instructions"])
+        assert rec["ideal"] == 16
+    simd = [r for r in recs if r["path"] == "rvv"]
+    ref = {(r["kernel"], r["shape"]): r["instructions"] for r in recs if r["path"] == "reference"}
+    for rec in simd:
+        assert rec["speedup"] == pytest.approx(ref[(rec["kernel"], rec["shape"])] / rec["instructions"])
+    assert png.stat().st_size > 1000

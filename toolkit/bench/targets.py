@@ -45,10 +45,10 @@ ITEMS = [
     Item("matmul 64x16x144", "matmul_s8", dict(m=64, n=16, k=144), "conv3x3_core"),
     Item("matmul 16x16x144 NT", "matmul_f32", dict(layout="nt", m=16, n=16, k=144)),
     Item("matmul 16x144x16 NN", "matmul_f32", dict(layout="nn", m=16, n=144, k=16)),
-    Item("matmul 16x144x64 TN", "matmul_f32", dict(layout="tn", m=16, n=144, k=64)),
+    Item("matmul 16x144x16 TN", "matmul_f32", dict(layout="tn", m=16, n=144, k=16)),
     Item("matmul 32x16x144 NT", "matmul_f16", dict(layout="nt", m=32, n=16, k=144)),
     Item("matmul 32x144x16 NN", "matmul_f16", dict(layout="nn", m=32, n=144, k=16)),
-    Item("matmul 16x144x64 TN", "matmul_f16", dict(layout="tn", m=16, n=144, k=64)),
+    Item("matmul 16x144x32 TN", "matmul_f16", dict(layout="tn", m=16, n=144, k=32)),
     Item("conv3x3 16x16x16->16", "conv2d_f32_forward", _CONV3),
     Item("conv3x3 16x16x16->16", "conv2d_f32_weight_grad", _CONV3),
     Item("conv3x3 16x16x16->16", "conv2d_f32_input_grad", _CONV3),
@@ -133,11 +133,10 @@ def bench_board(board: str, items=None, dtypes=None, passes=None, check: bool = 
     return records
 
 
-def format_table(records: list[dict]) -> str:
-    """One line per (board, kernel, shape): reference and SIMD MACs/instruction, speed-up, ISA ideal, CMSIS-NN."""
-    rows = []
+def _rows(records: list[dict]) -> tuple[tuple, list[tuple]]:
     head = ("board", "kernel", "shape", "ref MAC/i", "SIMD path", "SIMD MAC/i", "speed-up", "ideal", "CMSIS-NN")
-    by = {}
+    rows = []
+    by: dict = {}
     for r in records:
         by.setdefault((r["board"], r["kernel"], r["shape"]), []).append(r)
     for (board, kernel, shape), rs in by.items():
@@ -148,19 +147,23 @@ def format_table(records: list[dict]) -> str:
                          s["path"] if s else "-", f"{s['macs_per_instruction']:.3f}" if s else "-",
                          f"{s['speedup']:.2f}x" if s and s.get("speedup") else "-",
                          str((s or ref)["ideal"]), f"{cm:.3f}" if cm is not None else ""))
+    return head, rows
+
+
+def format_table(records: list[dict]) -> str:
+    """One line per (board, kernel, shape): reference and SIMD MACs/instruction, speed-up, ISA ideal, CMSIS-NN."""
+    head, rows = _rows(records)
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(head, widths))]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(head, widths)).rstrip()]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     return "\n".join(lines)
 
 
 def format_markdown(records: list[dict]) -> str:
     """The same table in Markdown (docs/benchmarks.md)."""
-    text = format_table(records).splitlines()
-    cells = [[c for c in line.split("  ") if c.strip()] for line in text]
-    out = ["| " + " | ".join(c.strip() for c in cells[0]) + " |", "|" + "---|" * len(cells[0])]
-    for c in cells[1:]:
-        out.append("| " + " | ".join(x.strip() for x in c) + " |")
+    head, rows = _rows(records)
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(out)
 
 
@@ -194,17 +197,18 @@ def plot(records: list[dict], png: Path | str) -> Path:
               if r["board"] == board}
         ax.barh(y - 0.2, [ref.get(k, 0) for k in keys], 0.4, label="reference C")
         ax.barh(y + 0.2, [simd.get(k, 0) for k in keys], 0.4, label="SIMD path")
-        for i, k in enumerate(keys):
-            if cm.get(k):
-                ax.plot([cm[k]], [i], "k|", markersize=12, label="CMSIS-NN" if i == 0 or "CMSIS-NN" not in
-                        ax.get_legend_handles_labels()[1] else None)
+        marks = [(cm[k], i) for i, k in enumerate(keys) if cm.get(k)]
+        if marks:
+            ax.plot([m for m, _ in marks], [i for _, i in marks], "k|", markersize=14, markeredgewidth=2,
+                    linestyle="none", label="CMSIS-NN (anchors.md)")
         ax.set_title(board)
         ax.set_xlabel("MACs per instruction (QEMU, exact)")
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(y)
     axes[0][0].set_yticklabels([f"{k} {s}" for k, s in keys], fontsize=7)
     axes[0][0].invert_yaxis()
-    axes[0][-1].legend(loc="lower right", fontsize=7)
+    for ax in axes[0]:
+        ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
