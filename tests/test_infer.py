@@ -125,13 +125,17 @@ def test_cli_npy_and_npz(host_models, tmp_path, capsys):
     assert "--input" in capsys.readouterr().err
 
 
-def test_board_outputs_equal_tflm():
-    """The same model as firmware on an emulated Cortex-M4 (QEMU), samples over the serial link."""
+@pytest.mark.qemu
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["qemu-cm4", "qemu-cm7", "qemu-cm55", "qemu-rv32"])
+def test_board_outputs_equal_tflm(board):
+    """The model as firmware on every emulated board (Cortex-M4 / M7 with DSP, M55 with MVE, RV32 with RVV; QEMU),
+    samples over the serial link in EVAL messages: TFLM's outputs bit for bit."""
     from toolkit.infer import load_model
 
     m = small_cnn_model(**MODELS[1])
     xs = samples(m, 4, np.random.default_rng(21))
-    with load_model(m.model, board="qemu-cm4") as im:
+    with load_model(m.model, board=board) as im:
         got = im.run(xs)
     np.testing.assert_array_equal(got, tflm(m, xs))
 
