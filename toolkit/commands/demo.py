@@ -28,6 +28,8 @@ def register(sub) -> None:
     p.add_argument("--precision", default="int8", choices=("fp32", "fp16", "int8"))
     p.add_argument("--train-samples", type=int, default=0, metavar="N",
                    help="fine-tune on the first N adaptation samples only (0: all)")
+    p.add_argument("--test-samples", type=int, default=0, metavar="N",
+                   help="evaluate on the first N shifted test samples only (0: all)")
     p.add_argument("--work", default=str(REPO / "build" / "demo"), metavar="DIR",
                    help="data, model and firmware build (default build/demo)")
     p.add_argument("--out", default=str(REPO / "docs" / "img"), metavar="DIR", help="where the PNGs go")
@@ -67,6 +69,8 @@ def run(args) -> int:
     tr, te, cal = load_npz(paths["adapt_train"]), load_npz(paths["adapt_test"]), load_npz(paths["calib"])
     if args.train_samples:
         tr = (tr[0][:args.train_samples], tr[1][:args.train_samples])
+    if args.test_samples:
+        te = (te[0][:args.test_samples], te[1][:args.test_samples])
     _done(t, f"{len(tr[1])} adaptation samples, {len(te[1])} test samples, {tr[0].shape[1:]} images;")
 
     t = _step(2, "pre-train the CNN on clean digits in PyTorch (cached)")
