@@ -12,8 +12,8 @@ import pytest
 
 from toolkit.cli import main
 
-pytestmark = pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
-                                reason="QEMU or the Arm toolchain is not installed")
+pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
+                                reason="QEMU or the Arm toolchain is not installed")]
 
 
 def test_demo_short(tmp_path, capsys):

@@ -15,9 +15,9 @@ import torch
 
 from toolkit.cli import main
 
-pytestmark = pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("qemu-system-riscv32")
+pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("qemu-system-riscv32")
                                      and shutil.which("arm-none-eabi-gcc")),
-                                reason="QEMU or the cross toolchains are not installed")
+                                reason="QEMU or the cross toolchains are not installed")]
 
 N_TRAIN = 12
 
@@ -208,3 +208,35 @@ def test_build_refuses_model_that_does_not_fit(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 1 and "does not fit" in err and "hifive1-revb" in err
     assert not (tmp_path / "b" / "build.json").exists()
+
+
+def test_fp32_on_device_matches_emulate_and_exports_pt2(files, tmp_path, capsys):
+    """fp32 (full update, 1 epoch) on qemu-cm55: weights equal `odl emulate` within float tolerance (same C, FMA
+    contraction off); the exported .pt2 run by PyTorch gives the board's logits within tolerance."""
+    from toolkit.device import DeviceSession
+
+    d, model = files
+    out = tmp_path / "b32"
+    assert main(["build", str(model), "--board", "qemu-cm55", "--precision", "fp32", "--update", "full",
+                 "-o", str(out), "--json"]) == 0
+    emu = tmp_path / "emu32.npz"
+    dev = tmp_path / "dev32.npz"
+    assert main(["emulate", str(model), "--data", str(d / "train.npz"), "--update", "full", "--save", str(emu),
+                 "--json"]) == 0
+    assert main(["train", "--build", str(out), "--data", str(d / "train.npz"), "--save", str(dev), "--json"]) == 0
+    capsys.readouterr()
+    want, got = dict(np.load(emu)), dict(np.load(dev))
+    assert set(got) == set(want) and want
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    pt2 = tmp_path / "finetuned.pt2"
+    assert main(["export", "--build", str(out), "-o", str(pt2)]) == 0
+    x, _ = dataset(4, 6)
+    with DeviceSession(out) as s:
+        with np.load(out / "checkpoint.npz") as z:
+            s.write_state({n: z[n] for n in s.state})
+        on_board = s.logits(s.to_input(x)).reshape(len(x), -1)
+    net = torch.export.load(str(pt2)).module()
+    with torch.no_grad():
+        host = np.concatenate([net(torch.from_numpy(x[i:i + 1])).numpy() for i in range(len(x))])
+    np.testing.assert_allclose(on_board, host, rtol=1e-4, atol=1e-5)
