@@ -8,6 +8,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from toolkit.cli import main
 from toolkit.errors import DTypeError, OdlError, ShapeError
@@ -162,3 +164,40 @@ def test_memory_plan_below_tflm_arena(tmp_path, capsys):
         assert r["arena_plus_io"] == r["arena"] + r["io"] < r["tflm_arena"]
         # the arena holds at least the largest live pair of activations of the first layer
         assert r["arena"] >= int(np.prod(kw["hw"])) * kw["width"]
+
+
+# ---- the C int8 softmax kernel (csrc/kernels/ref/s8_softmax.c) vs TFLite Micro's SOFTMAX ---------------------
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), rows=st.integers(1, 3), n=st.integers(1, 40), log_scale=st.floats(-3.0, 0.7),
+       beta=st.sampled_from([0.5, 1.0, 2.0]), flat=st.booleans())
+def test_softmax_s8_kernel_equals_tflm(seed, rows, n, log_scale, beta, flat):
+    from toolkit.infer import softmax_s8_c
+    from toolkit.tflite import softmax_model
+
+    rng = np.random.default_rng(seed)
+    scale = float(np.float32(10.0 ** log_scale))
+    x = (np.full((rows, n), rng.integers(-128, 128), np.int8) if flat
+         else rng.integers(-128, 128, (rows, n)).astype(np.int8))
+    want = run_tflm(softmax_model((rows, n), in_scale=scale, in_zp=int(rng.integers(-20, 21)), beta=beta), x,
+                    measure_arena=False).outputs[0]
+    np.testing.assert_array_equal(softmax_s8_c(x, scale, beta), want)
+
+
+def test_softmax_s8_kernel_in_place_and_errors():
+    from toolkit.host import get_lib
+    from toolkit.infer import softmax_s8_c
+    from toolkit.tflite.softmax_ref import softmax_params
+
+    x = np.array([[5, -3, 100, 100, -128]], np.int8)
+    want = softmax_s8_c(x, 0.05)
+    ffi, lib = get_lib()
+    buf = x.copy()
+    p = ffi.cast("int8_t *", ffi.from_buffer(buf))
+    mult, shift, dmin = softmax_params(0.05)
+    assert lib.odl_softmax_s8(p, 1, 5, mult, shift, dmin, p) == 0  # x and y alias
+    np.testing.assert_array_equal(buf, want)
+    assert lib.odl_softmax_s8(p, 0, 5, mult, shift, dmin, p) == -1
+    assert lib.odl_softmax_s8(ffi.NULL, 1, 5, mult, shift, dmin, p) == -1
+    with pytest.raises(DTypeError):
+        softmax_s8_c(x.astype(np.int16), 0.05)

@@ -295,6 +295,25 @@ def memory_comparison(model) -> dict:
             "flash_weights": int(plan.flash.get("weights", 0)), "tflm_arena": tflm}
 
 
+def softmax_s8_c(x, input_scale: float, beta: float = 1.0) -> np.ndarray:
+    """The C kernel odl_softmax_s8 (csrc/kernels/ref/s8_softmax.c) over the last axis of int8 ``x`` through the host
+    build: TFLM's int8 SOFTMAX (output scale 1/256, zero point -128)."""
+    from toolkit.host import get_lib
+    from toolkit.host.arrays import as_array, check, ptr
+    from toolkit.tflite.softmax_ref import softmax_params
+
+    x = as_array(x, np.int8, "x")
+    if x.ndim < 1 or x.shape[-1] == 0:
+        raise ShapeError(f"softmax_s8_c: x needs a non-empty last axis, got shape {x.shape}")
+    mult, shift, diff_min = softmax_params(input_scale, beta)
+    ffi, lib = get_lib()
+    y = np.empty_like(x)
+    rows = int(x.size // x.shape[-1])
+    check(lib.odl_softmax_s8(ptr(ffi, x), rows, int(x.shape[-1]), mult, shift, diff_min, ptr(ffi, y)),
+          "odl_softmax_s8")
+    return y
+
+
 def load_inputs(path) -> list[np.ndarray]:
     """The arrays of an .npy (one) or .npz (every array, in file order)."""
     path = Path(path)
@@ -341,4 +360,4 @@ def infer(model, inputs, board: str = "host", workdir=None) -> np.ndarray:
 
 
 __all__ = ["InferenceModel", "InferError", "Edge", "load_model", "load_models", "load_inputs", "infer",
-           "memory_comparison"]
+           "memory_comparison", "softmax_s8_c"]
