@@ -48,6 +48,7 @@ def test_host_outputs_equal_tflm(host_models):
     ms, ims = host_models
     rng = np.random.default_rng(5)
     for m, im in zip(ms, ims):
+        assert hasattr(im.host.lib, "odl_softmax_s8")  # the host softmax is the C kernel of the model's build
         xs = samples(m, 5, rng)
         want = tflm(m, xs)
         got = im.run(xs)                         # a stack along a new leading axis

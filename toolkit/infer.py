@@ -9,9 +9,9 @@
 Inputs and outputs are in the model's own dtypes: int8 in / int8 out for a fully quantized model; float32 at an
 edge that the .tflite file quantizes / dequantizes itself (QUANTIZE after the input, DEQUANTIZE before the output;
 ``Graph.meta["tflite_io"]``), computed exactly as TFLite does (toolkit.quant.ptq.quantize_input /
-dequantize_output). A trailing int8 SOFTMAX runs with TFLite Micro's fixed-point arithmetic
-(toolkit.tflite.softmax_ref.softmax_s8) on the int8 logits that the generated C returns (the compiler's programs
-end at the logits). fp32 graphs (PyTorch models) take float32 samples in their own layout and return float32
+dequantize_output). A trailing int8 SOFTMAX runs with TFLite Micro's fixed-point arithmetic on the int8 logits that
+the generated C returns (the compiler's programs end at the logits): on the host through the C kernel
+odl_softmax_s8 of the model's own build, for board runs in Python (toolkit.tflite.softmax_ref.softmax_s8). fp32 graphs (PyTorch models) take float32 samples in their own layout and return float32
 logits.
 
 Boards: "host" runs the generated C compiled for this machine through cffi; an emulated board ("qemu-cm4", ...)
@@ -56,7 +56,7 @@ class InferenceModel:
         self.graph, self.board = graph, board
         precision = "int8" if graph.meta.get("precision") == "int8" else "fp32"
         self.precision = precision
-        self.session = None
+        self.session, self.host = None, None
         if built is not None:  # (program, plan, HostModel) made elsewhere (load_models, an emulate run)
             self.board = "host"
             self.program, self.plan, self.host = built
@@ -170,10 +170,8 @@ class InferenceModel:
         g = self.graph
         if self.precision == "int8":
             for n in self._tail:
-                from toolkit.tflite.softmax_ref import softmax_s8
-
-                y = softmax_s8(y.reshape(-1, y.shape[-1]), g.tensor(n.inputs[0]).quant.scale[0],
-                               float(n.attrs.get("beta", 1.0)))
+                y = self._softmax(y.reshape(-1, y.shape[-1]), g.tensor(n.inputs[0]).quant.scale[0],
+                                  float(n.attrs.get("beta", 1.0)))
             out_t = g.outputs[0]
             y = y.reshape(g.tensor(out_t).shape)
             if self.output.dtype == np.float32:
@@ -185,6 +183,25 @@ class InferenceModel:
             e = np.exp(z - z.max(axis=-1, keepdims=True))
             y = (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
         return y.reshape(self.output.shape)
+
+    def _softmax(self, y: np.ndarray, scale: float, beta: float) -> np.ndarray:
+        """TFLM's int8 softmax: the C kernel odl_softmax_s8 of the model's own host build, or (board runs, whose
+        programs return logits) the same arithmetic in Python (toolkit.tflite.softmax_ref)."""
+        lib = getattr(self.host, "lib", None)
+        if lib is not None and hasattr(lib, "odl_softmax_s8"):
+            from toolkit.host.arrays import check, ptr
+            from toolkit.tflite.softmax_ref import softmax_params
+
+            x = np.ascontiguousarray(y, np.int8)
+            out = np.empty_like(x)
+            mult, shift, dmin = softmax_params(scale, beta)
+            ffi = self.host.ffi
+            check(lib.odl_softmax_s8(ptr(ffi, x), int(x.shape[0]), int(x.shape[1]), mult, shift, dmin,
+                                     ptr(ffi, out)), "odl_softmax_s8")
+            return out
+        from toolkit.tflite.softmax_ref import softmax_s8
+
+        return softmax_s8(y, scale, beta)
 
     def _many(self, xs) -> list[np.ndarray]:
         return [self._from_logits(y) for y in self._logits([self._to_input(x) for x in xs])]
