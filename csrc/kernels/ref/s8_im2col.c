@@ -110,22 +110,38 @@ odl_status odl_im2col_s8(const int8_t *input, const odl_dims *in_dims, int32_t k
         if (lp->im2col_s8) return lp->im2col_s8(input, in_dims, &win, pad, row_start, row_count, rows);
     }
     const int words = ((((uintptr_t)input | (uintptr_t)rows) & 3u) == 0) && (cin & 3) == 0;
+    const int32_t run = kernel_w * cin; /* bytes of one kernel row */
+    const int32_t dw = win.dilation_w;
+    int8_t *dst = rows;
+    int32_t oy = row_start / win.out_w, ox = row_start % win.out_w;
     for (int32_t r = 0; r < row_count; ++r) {
-        const int32_t pix = row_start + r;
-        const int32_t oy = pix / win.out_w, ox = pix % win.out_w;
         const int32_t y0 = oy * win.stride_h - win.pad_top;
         const int32_t x0 = ox * win.stride_w - win.pad_left;
-        int8_t *dst = rows + (size_t)r * (size_t)row_len;
-        for (int32_t ky = 0; ky < kernel_h; ++ky) {
+        /* taps kx in [lo, hi) fall inside the image columns; with dilation_w == 1 they are one contiguous run */
+        int32_t lo = x0 >= 0 ? 0 : (-x0 + dw - 1) / dw;
+        int32_t hi = in_dims->w - x0 <= 0 ? 0 : (in_dims->w - x0 + dw - 1) / dw;
+        if (hi > kernel_w) hi = kernel_w;
+        if (lo > hi) lo = hi;
+        const int32_t left = lo * cin, mid = (hi - lo) * cin, right = run - left - mid;
+        for (int32_t ky = 0; ky < kernel_h; ++ky, dst += run) {
             const int32_t y = y0 + ky * win.dilation_h;
-            for (int32_t kx = 0; kx < kernel_w; ++kx) {
-                const int32_t x = x0 + kx * win.dilation_w;
-                if (y < 0 || y >= in_dims->h || x < 0 || x >= in_dims->w)
-                    odl_im2col_fill(dst, pad, cin, words);
-                else
-                    odl_im2col_copy(dst, input + ((size_t)y * in_dims->w + x) * cin, cin, words);
-                dst += cin;
+            if (y < 0 || y >= in_dims->h || mid == 0) {
+                odl_im2col_fill(dst, pad, run, words);
+                continue;
             }
+            const int8_t *src = input + ((size_t)y * in_dims->w + (x0 + lo * dw)) * cin;
+            odl_im2col_fill(dst, pad, left, words);
+            if (dw == 1) {
+                odl_im2col_copy(dst + left, src, mid, words);
+            } else {
+                for (int32_t kx = lo; kx < hi; ++kx, src += (size_t)dw * cin)
+                    odl_im2col_copy(dst + (size_t)kx * cin, src, cin, words);
+            }
+            odl_im2col_fill(dst + left + mid, pad, right, words);
+        }
+        if (++ox == win.out_w) {
+            ox = 0;
+            ++oy;
         }
     }
     return ODL_OK;
