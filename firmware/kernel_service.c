@@ -148,6 +148,84 @@ static uint64_t ks_count;
         ks_count = odl_instructions() - i0_;     \
     } while (0)
 
+/* Bytes each slot must hold for this call (0 = not read or written); -1 for a negative size. So a host that sends
+ * words that do not match its slots gets ODL_ERR_SHAPE instead of a kernel running past a slot. */
+static int64_t pos(int64_t a) { return a < 0 ? -1 : a; }
+
+static int slots_fit(uint32_t code, const int32_t *w) {
+    int64_t need[ODL_KS_SLOTS] = {0};
+    int64_t x = 0, y = 0, wt = 0, oc = 0, es = 4;
+    switch (code) {
+    case ODL_KS_MATMUL_S8:
+    case ODL_KS_FULLY_CONNECTED_S8_FORWARD: {
+        int64_t m = w[0], n = w[1], k = w[2];
+        need[0] = m * k;
+        need[1] = n * k;
+        need[2] = w[8] ? 4 * n : 0;
+        need[3] = need[4] = 4 * (w[4] ? n : 1);
+        need[5] = m * n;
+        break;
+    }
+    case ODL_KS_MATMUL_F16:
+        es = 2;
+        /* fall through */
+    case ODL_KS_MATMUL_F32:
+        need[0] = es * w[1] * w[3];
+        need[1] = es * w[2] * w[3];
+        need[2] = es * w[1] * w[2];
+        break;
+    case ODL_KS_CONV2D_S8_FORWARD:
+    case ODL_KS_DEPTHWISE_CONV2D_S8_FORWARD: {
+        int64_t dw = code == ODL_KS_DEPTHWISE_CONV2D_S8_FORWARD;
+        oc = dw ? (int64_t)w[3] * w[4] : w[4];
+        need[0] = (int64_t)w[0] * w[1] * w[2] * w[3];
+        need[1] = dw ? (int64_t)w[5] * w[6] * oc : oc * w[5] * w[6] * w[3];
+        need[2] = w[17] ? 4 * oc : 0;
+        need[3] = need[4] = 4 * (w[13] ? oc : 1);
+        need[5] = (int64_t)w[0] * w[18] * w[19] * oc;
+        break;
+    }
+    default: {
+        if (code < ODL_KS_CONV2D_F32_FORWARD || code > ODL_KS_CONV2D_S8_WEIGHT_GRAD_F32) return 0;
+        int dwf = code >= ODL_KS_DEPTHWISE_CONV2D_F16_FORWARD && code <= ODL_KS_DEPTHWISE_CONV2D_F16_INPUT_GRAD;
+        oc = dwf ? w[3] : w[4];
+        x = (int64_t)w[0] * w[1] * w[2] * w[3];
+        y = (int64_t)w[0] * w[13] * w[14] * oc;
+        wt = dwf ? (int64_t)w[5] * w[6] * w[3] : oc * w[5] * w[6] * w[3];
+        if (code >= ODL_KS_CONV2D_F16_FORWARD && code <= ODL_KS_DEPTHWISE_CONV2D_F16_INPUT_GRAD) es = 2;
+        int64_t b = w[15] ? es * oc : 0;
+        switch (code) {
+        case ODL_KS_CONV2D_F32_FORWARD:
+        case ODL_KS_CONV2D_F16_FORWARD:
+        case ODL_KS_DEPTHWISE_CONV2D_F16_FORWARD:
+            need[0] = es * x, need[1] = es * wt, need[2] = b, need[3] = es * y;
+            break;
+        case ODL_KS_CONV2D_F32_WEIGHT_GRAD:
+        case ODL_KS_CONV2D_F16_WEIGHT_GRAD:
+        case ODL_KS_DEPTHWISE_CONV2D_F16_WEIGHT_GRAD:
+            need[0] = es * x, need[1] = es * y, need[2] = es * wt, need[3] = b;
+            break;
+        case ODL_KS_CONV2D_S8_INPUT_GRAD_F32:
+            need[0] = 4 * y, need[1] = wt, need[2] = 4 * oc, need[3] = 4 * x;
+            break;
+        case ODL_KS_CONV2D_S8_WEIGHT_GRAD_F32: {
+            int64_t count = w[19];
+            need[0] = 4 * y, need[1] = x, need[2] = 4 * oc, need[3] = 4 * count;
+            need[4] = 4 * count * w[5] * w[6] * w[3];
+            need[5] = w[15] ? 4 * count : 0;
+            break;
+        }
+        default: /* input grads */
+            need[0] = es * y, need[1] = es * wt, need[2] = es * x;
+            break;
+        }
+    }
+    }
+    for (int i = 0; i < ODL_KS_SLOTS; i++)
+        if (pos(need[i]) < 0 || need[i] > (int64_t)ks_slot_size[i]) return 0;
+    return 1;
+}
+
 static odl_status run(uint32_t code, const int32_t *w) {
     odl_status st = ODL_ERR_UNSUPPORTED;
     odl_requant q;
@@ -155,6 +233,7 @@ static odl_status run(uint32_t code, const int32_t *w) {
     odl_conv_s8_params cp;
     odl_conv_f_params fp;
     odl_dims in_dims, out_dims;
+    if (!slots_fit(code, w)) return ODL_ERR_SHAPE;
     switch (code) {
     case ODL_KS_MATMUL_S8: {
         q.multiplier = (const int32_t *)S(3);

@@ -192,3 +192,20 @@ def test_bench_cli_records(tmp_path):
     for rec in simd:
         assert rec["speedup"] == pytest.approx(ref[(rec["kernel"], rec["shape"])] / rec["instructions"])
     assert png.stat().st_size > 1000
+
+
+def test_words_larger_than_the_slots_are_refused(session):
+    """The firmware checks every slot against the sizes the parameter words imply (no kernel runs past a slot)."""
+    import struct
+
+    from toolkit.target import kernels as K
+    from toolkit.target.session import ID_RUN, ID_SLOTS
+
+    spec = spec_of("matmul_s8")
+    session.link.run_kernel(ID_SLOTS, struct.pack("<8I", 16, 16, 16, 16, 16, 16, 0, 0))
+    w = K.words(spec, dict(m=4, n=4, k=8))  # a needs 32 bytes, the slot has 16
+    r = session.link.run_kernel(ID_RUN, struct.pack("<HBx", spec.code, 0) + struct.pack(f"<{K.N_WORDS}i", *w))
+    assert struct.unpack_from("<i", r.output)[0] == -2  # ODL_ERR_SHAPE
+    w = K.words(spec, dict(m=2, n=2, k=4))
+    r = session.link.run_kernel(ID_RUN, struct.pack("<HBx", spec.code, 0) + struct.pack(f"<{K.N_WORDS}i", *w))
+    assert struct.unpack_from("<i", r.output)[0] == 0
