@@ -13,8 +13,11 @@ def register(sub) -> None:
                        "the same op in PyTorch (one thread), and saves the records under bench/results/.")
     bsub = p.add_subparsers(dest="bench_what", metavar="WHAT")
     k = bsub.add_parser("kernels", help="kernel GMAC/s per code path vs PyTorch",
-                        description="GMAC/s of each kernel and pass on each code path, and PyTorch's on the same "
-                        "shape, as a ratio. Results are saved to bench/results/<board>-kernels.json.")
+                        description="--board host: GMAC/s of each kernel and pass on each code path, and PyTorch's "
+                        "on the same shape, as a ratio. --board qemu-cm4|qemu-cm7|qemu-cm55|qemu-rv32|all: exact "
+                        "instruction counts in QEMU, MACs/instruction of the reference C and the board's SIMD path, "
+                        "speed-up, the ISA's ideal and CMSIS-NN's figure on the anchor shapes (docs/benchmarks.md). "
+                        "Results are saved to bench/results/<board>-kernels.json.")
     k.add_argument("--board", default="host",
                    help="where to run: host (wall clock, GMAC/s) or an emulated board qemu-cm4 | qemu-cm7 | "
                    "qemu-cm55 | qemu-rv32 | all (exact instruction counts in QEMU: MACs/instruction of the "
