@@ -164,3 +164,26 @@ def test_finetune_on_emulated_board_export_equals_board(tmp_path):
     assert board.dtype == np.float32  # float edges: the board's int8 softmax, dequantized as DEQUANTIZE does
     np.testing.assert_array_equal(board, tf)
     np.testing.assert_array_equal(board, lr)
+
+
+def test_export_of_a_pytorch_int8_graph_runs_like_run_int8():
+    """A PyTorch model after odl's PTQ exports too (NHWC int8 input, int8 logits): TFLM equals toolkit.ir.interp."""
+    import torch
+
+    from toolkit.frontends import from_torch
+    from toolkit.ir.interp import run_int8
+    from toolkit.quant.ptq import quantize, quantize_input
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(8, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 5)).eval()
+    x = np.random.default_rng(0).standard_normal((12, 3, 12, 12)).astype(np.float32)
+    q = quantize(from_torch(net, (1, 3, 12, 12)), x)
+    data = export_tflite(q)
+    assert "PAD" in ops(data)  # torch's symmetric padding 1 at stride 2 on 12 is not TFLite's SAME (0, 1)
+    xq = quantize_input(q, x[:5])
+    for i in range(5):
+        want = run_int8(q, xq[i:i + 1])[q.outputs[0]]
+        got = run_tflm(data, xq[i:i + 1], measure_arena=False).outputs[0]
+        np.testing.assert_array_equal(got, want.reshape(got.shape))
