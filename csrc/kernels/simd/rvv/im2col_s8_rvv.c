@@ -43,21 +43,28 @@ odl_status odl_im2col_s8_rvv(const int8_t *input, const odl_dims *in_dims, const
         if (hi > kw) hi = kw;
         if (lo > hi) lo = hi;
         const size_t left = (size_t)lo * cin, mid = (size_t)(hi - lo) * cin, right = run - left - mid;
-        for (int32_t ky = 0; ky < kh; ++ky, dst += run) {
-            const int32_t y = y0 + ky * dh;
-            if (y < 0 || y >= H || mid == 0) {
-                rvv_fill(dst, pv, run);
-                continue;
+        if (dw == 1 && lo == 0 && hi == kw && y0 >= 0 && y0 + (kh - 1) * dh < H) {
+            /* the whole window is inside the image (most pixels): kh runs of kernel_w * in_c bytes */
+            const int8_t *src = input + ((size_t)y0 * W + x0) * cin;
+            const size_t step = (size_t)dh * W * cin;
+            for (int32_t ky = 0; ky < kh; ++ky, src += step, dst += run) rvv_copy(dst, src, run);
+        } else {
+            for (int32_t ky = 0; ky < kh; ++ky, dst += run) {
+                const int32_t y = y0 + ky * dh;
+                if (y < 0 || y >= H || mid == 0) {
+                    rvv_fill(dst, pv, run);
+                    continue;
+                }
+                const int8_t *src = input + ((size_t)y * W + (x0 + lo * dw)) * cin;
+                if (left) rvv_fill(dst, pv, left);
+                if (dw == 1) {
+                    rvv_copy(dst + left, src, mid);
+                } else {
+                    for (int32_t kx = lo; kx < hi; ++kx, src += (size_t)dw * cin)
+                        rvv_copy(dst + (size_t)kx * cin, src, (size_t)cin);
+                }
+                if (right) rvv_fill(dst + left + mid, pv, right);
             }
-            const int8_t *src = input + ((size_t)y * W + (x0 + lo * dw)) * cin;
-            if (left) rvv_fill(dst, pv, left);
-            if (dw == 1) {
-                rvv_copy(dst + left, src, mid);
-            } else {
-                for (int32_t kx = lo; kx < hi; ++kx, src += (size_t)dw * cin)
-                    rvv_copy(dst + (size_t)kx * cin, src, (size_t)cin);
-            }
-            if (right) rvv_fill(dst + left + mid, pv, right);
         }
         if (++ox == win->out_w) {
             ox = 0;
