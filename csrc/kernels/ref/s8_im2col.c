@@ -123,21 +123,28 @@ odl_status odl_im2col_s8(const int8_t *input, const odl_dims *in_dims, int32_t k
         if (hi > kernel_w) hi = kernel_w;
         if (lo > hi) lo = hi;
         const int32_t left = lo * cin, mid = (hi - lo) * cin, right = run - left - mid;
-        for (int32_t ky = 0; ky < kernel_h; ++ky, dst += run) {
-            const int32_t y = y0 + ky * win.dilation_h;
-            if (y < 0 || y >= in_dims->h || mid == 0) {
-                odl_im2col_fill(dst, pad, run, words);
-                continue;
+        if (dw == 1 && lo == 0 && hi == kernel_w && y0 >= 0 && y0 + (kernel_h - 1) * win.dilation_h < in_dims->h) {
+            /* the whole window is inside the image (most pixels): kernel_h runs of kernel_w * in_c bytes */
+            const int8_t *src = input + ((size_t)y0 * in_dims->w + x0) * cin;
+            const size_t step = (size_t)win.dilation_h * in_dims->w * cin;
+            for (int32_t ky = 0; ky < kernel_h; ++ky, src += step, dst += run) odl_im2col_copy(dst, src, run, words);
+        } else {
+            for (int32_t ky = 0; ky < kernel_h; ++ky, dst += run) {
+                const int32_t y = y0 + ky * win.dilation_h;
+                if (y < 0 || y >= in_dims->h || mid == 0) {
+                    odl_im2col_fill(dst, pad, run, words);
+                    continue;
+                }
+                const int8_t *src = input + ((size_t)y * in_dims->w + (x0 + lo * dw)) * cin;
+                odl_im2col_fill(dst, pad, left, words);
+                if (dw == 1) {
+                    odl_im2col_copy(dst + left, src, mid, words);
+                } else {
+                    for (int32_t kx = lo; kx < hi; ++kx, src += (size_t)dw * cin)
+                        odl_im2col_copy(dst + (size_t)kx * cin, src, cin, words);
+                }
+                odl_im2col_fill(dst + left + mid, pad, right, words);
             }
-            const int8_t *src = input + ((size_t)y * in_dims->w + (x0 + lo * dw)) * cin;
-            odl_im2col_fill(dst, pad, left, words);
-            if (dw == 1) {
-                odl_im2col_copy(dst + left, src, mid, words);
-            } else {
-                for (int32_t kx = lo; kx < hi; ++kx, src += (size_t)dw * cin)
-                    odl_im2col_copy(dst + (size_t)kx * cin, src, cin, words);
-            }
-            odl_im2col_fill(dst + left + mid, pad, right, words);
         }
         if (++ox == win.out_w) {
             ox = 0;
