@@ -45,9 +45,11 @@
 #endif
 
 #define ODL_FW_MAX2(a, b) ((a) > (b) ? (a) : (b))
+#ifndef ODL_FW_STAGING_BYTES /* a model build sets it to its largest writable tensor (toolkit.device) */
 #define ODL_FW_STAGING_BYTES \
     ODL_FW_MAX2(ODL_FW_MAX2(ODL_FW_TENSOR1_BYTES, ODL_FW_TENSOR2_BYTES), \
                 ODL_FW_MAX2(ODL_FW_TENSOR3_BYTES, ODL_FW_TENSOR4_BYTES))
+#endif
 #define ODL_FW_RETAIN_MAGIC 0x6F646C31u /* "odl1" */
 
 typedef struct {

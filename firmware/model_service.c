@@ -11,7 +11,19 @@
 #include <string.h>
 
 #include "model.h"
+#include "board.h"
 #include "model_service.h"
+
+/* Benchmarks (RUN_KERNEL): one training step / one inference between the kernel service's instruction-count markers
+ * (the QEMU insncount plugin counts between them on Cortex-M; RUN_KERNEL's reply carries the board's cycle and
+ * instret deltas), and the stack high-water mark measured by painting. */
+#define ODL_MODEL_KERNEL_TRAIN 0x0D10u /* args: i32 label [+ sample] -> f32 loss, u64 instret delta */
+#define ODL_MODEL_KERNEL_INFER 0x0D11u /* args: [sample] -> u64 instret delta (no sample: the input tensor) */
+#define ODL_MODEL_KERNEL_STACK 0x0D12u /* -> u32 stack bytes used (high-water), u32 stack size, u32 arena bytes */
+#define ODL_STACK_PAINT 0xA5u
+void odl_ks_mark_begin(void);
+void odl_ks_mark_end(void);
+extern uint8_t __stack_bottom__[], __stack_top__[];
 
 static uint8_t sample[ODL_MODEL_INPUT_BYTES] __attribute__((aligned(16)));
 static uint8_t logits[ODL_MODEL_OUTPUT_BYTES] __attribute__((aligned(16)));
@@ -83,8 +95,97 @@ static int32_t infer_handler(void *ctx, const uint8_t *in, uint32_t n_in, uint8_
     return 0;
 }
 
+/* Interrupts masked around a measured call, so no handler is counted (as in kernel_service.c). */
+static uint32_t irq_save(void) {
+#if defined(__arm__)
+    uint32_t primask;
+    __asm volatile("mrs %0, primask\n cpsid i" : "=r"(primask)::"memory");
+    return primask;
+#elif defined(__riscv)
+    uint32_t mstatus;
+    __asm volatile("csrrci %0, mstatus, 8" : "=r"(mstatus)::"memory");
+    return mstatus & 8u;
+#else
+    return 0;
+#endif
+}
+
+static void irq_restore(uint32_t s) {
+#if defined(__arm__)
+    __asm volatile("msr primask, %0" ::"r"(s) : "memory");
+#elif defined(__riscv)
+    if (s) __asm volatile("csrsi mstatus, 8" ::: "memory");
+#else
+    (void)s;
+#endif
+}
+
+static void paint_stack(void) {
+    uint8_t here;
+    uint8_t *lim = &here - 256; /* leave the live frames alone */
+    for (uint8_t *p = __stack_bottom__; p < lim; ++p) *(volatile uint8_t *)p = ODL_STACK_PAINT;
+}
+
+static int32_t bench_train(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t *out, uint32_t out_cap,
+                           uint32_t *out_len) {
+    (void)ctx;
+    if ((n_in != 4u && n_in != 4u + ODL_MODEL_INPUT_BYTES) || out_cap < 12) return -101;
+    int32_t label;
+    memcpy(&label, in, 4);
+    if (n_in > 4u) memcpy(sample, in + 4, ODL_MODEL_INPUT_BYTES); /* else: the sample in the input tensor */
+    float loss = 0.0f;
+    uint32_t irq = irq_save();
+    uint64_t i0 = odl_instructions();
+    odl_ks_mark_begin();
+    int32_t st = odl_model_train_step(sample, label, &loss);
+    odl_ks_mark_end();
+    uint64_t n = odl_instructions() - i0;
+    irq_restore(irq);
+    if (st != 0) return st;
+    memcpy(out, &loss, 4);
+    memcpy(out + 4, &n, 8);
+    *out_len = 12;
+    return 0;
+}
+
+static int32_t bench_infer(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t *out, uint32_t out_cap,
+                           uint32_t *out_len) {
+    (void)ctx;
+    if ((n_in != 0 && n_in != ODL_MODEL_INPUT_BYTES) || out_cap < 8) return -101;
+    if (n_in) memcpy(sample, in, ODL_MODEL_INPUT_BYTES);
+    uint32_t irq = irq_save();
+    uint64_t i0 = odl_instructions();
+    odl_ks_mark_begin();
+    int32_t st = odl_model_infer(sample, logits);
+    odl_ks_mark_end();
+    uint64_t n = odl_instructions() - i0;
+    irq_restore(irq);
+    if (st != 0) return st;
+    memcpy(out, &n, 8);
+    *out_len = 8;
+    return 0;
+}
+
+static int32_t bench_stack(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t *out, uint32_t out_cap,
+                           uint32_t *out_len) {
+    (void)ctx;
+    (void)in;
+    (void)n_in;
+    if (out_cap < 12) return -102;
+    const uint8_t *p = __stack_bottom__;
+    while (p < __stack_top__ && *p == ODL_STACK_PAINT) ++p;
+    uint32_t used = (uint32_t)(__stack_top__ - p), size = (uint32_t)(__stack_top__ - __stack_bottom__);
+    uint32_t arena = (uint32_t)odl_model_arena_size();
+    memcpy(out, &used, 4);
+    memcpy(out + 4, &size, 4);
+    memcpy(out + 8, &arena, 4);
+    *out_len = 12;
+    return 0;
+}
+
 odl_status odl_model_service_register(odl_device *dev) {
     odl_status st = ODL_OK;
+    paint_stack();
     for (int32_t i = 0; i < odl_model_tensor_count(); ++i) {
         const odl_model_tensor *t = odl_model_tensor_at(i);
         if (strcmp(t->buffer, ODL_MODEL_LOGITS_NAME) == 0) train_logits = (const uint8_t *)t->data;
@@ -103,5 +204,8 @@ odl_status odl_model_service_register(odl_device *dev) {
     if (s != ODL_OK && st == ODL_OK) st = s;
     s = odl_device_register_handler(dev, ODL_MSG_INFER, infer_handler, 0);
     if (s != ODL_OK && st == ODL_OK) st = s;
+    odl_device_register_kernel(dev, ODL_MODEL_KERNEL_TRAIN, bench_train, 0);
+    odl_device_register_kernel(dev, ODL_MODEL_KERNEL_INFER, bench_infer, 0);
+    odl_device_register_kernel(dev, ODL_MODEL_KERNEL_STACK, bench_stack, 0);
     return st;
 }

@@ -66,7 +66,8 @@ def tensor_table(program) -> list[dict]:
 
 def firmware_defines(program, model_dir: Path) -> list[str]:
     """Extra firmware defines for a model build: the model folder, the logits buffer, room for the model's
-    tensors in the device table and a staging buffer as large as the largest writable tensor."""
+    tensors in the device table and a staging buffer as large as the largest writable tensor (tensor writes are
+    all or nothing: staged, then copied); the link-test tensors of firmware/main.c shrink to 16 bytes."""
     ids = [b for b in program.buffers.values() if b.tensor_id is not None]
     writable = [b.nbytes for b in ids if b.storage != "flash"]
     staging = max([16] + writable)
@@ -74,8 +75,8 @@ def firmware_defines(program, model_dir: Path) -> list[str]:
     return [f"ODL_MODEL_DIR={Path(model_dir).resolve().as_posix()}",
             f'ODL_MODEL_LOGITS_NAME="{program.logits}"',
             f"ODL_DEVICE_MAX_TENSORS={max(16, len(ids) + 6)}",
-            "ODL_FW_TENSOR1_BYTES=16", "ODL_FW_TENSOR2_BYTES=16", f"ODL_FW_TENSOR3_BYTES={staging}",
-            "ODL_FW_TENSOR4_BYTES=0"]
+            "ODL_FW_TENSOR1_BYTES=16", "ODL_FW_TENSOR2_BYTES=16", "ODL_FW_TENSOR3_BYTES=16",
+            "ODL_FW_TENSOR4_BYTES=0", f"ODL_FW_STAGING_BYTES={staging}"]
 
 
 def build_for_device(model, board: str, out_dir, spec=None, precision: str = "fp32", calib=None,
