@@ -8,7 +8,7 @@ float PyTorch model of the same Program; ~20x slower on this host, kept as an in
 
 Gains (paper's definition, accuracy as a fraction):
   bias_gains[k]        accuracy(biases of the last k layers) - accuracy(no update), k = 0..L
-  best_bias_k          argmax_k bias_gains[k] (ties: smaller k)
+  best_bias_k          argmax_k bias_gains[k] over the k whose training fits the budget (ties: smaller k)
   weight_gains[i][r]   accuracy(biases of the last best_bias_k + layer i's weights at ratio r)
                        - accuracy(biases of the last best_bias_k), r in 1/8, 1/4, 1/2, 1
 Measured accuracies are cached (JSON under ``<cache>/search``) per model + data + settings hash.
@@ -113,8 +113,10 @@ def analysis_schemes(n_layers: int, best_k: int | None = None) -> list[Scheme]:
     return out
 
 
-def contribution_analysis(trainer: Trainer, progress: bool = True) -> dict:
-    """The gain tables (see module doc)."""
+def contribution_analysis(trainer: Trainer, progress: bool = True, memory=None, budget: int | None = None) -> dict:
+    """The gain tables (see module doc). With ``memory`` (scheme -> bytes) and ``budget``, ``best_bias_k`` is the
+    best bias depth whose training step fits the budget (the weight gains are measured on top of a bias update the
+    budget allows)."""
     n = len(trainer.layers)
     bar = _bar(progress, total=n + 1 + 4 * n, desc="contribution analysis")
     accs = []
@@ -123,7 +125,9 @@ def contribution_analysis(trainer: Trainer, progress: bool = True) -> dict:
         bar.update(1)
     base = accs[0]
     bias_gains = [a - base for a in accs]
-    best_k = int(max(range(n + 1), key=lambda k: (bias_gains[k], -k)))
+    ks = [k for k in range(n + 1) if memory is None or budget is None or k == 0
+          or memory(Scheme(k, (0,) * n)) <= budget]
+    best_k = int(max(ks, key=lambda k: (bias_gains[k], -k)))
     ref = trainer.accuracy(Scheme(best_k, (0,) * n))
     weight_gains = []
     for i in range(n):

@@ -133,7 +133,7 @@ def search(model, train, val, budget=None, board=None, precision: str = "int8", 
         store.save(trainer.acc, {scheme_key(s): v for s, v in memory.cache.items()}, settings)
 
     t_an = time.perf_counter()
-    an = contribution_analysis(trainer, progress)
+    an = contribution_analysis(trainer, progress, memory, budget_bytes)
     analysis_trained = trainer.trained
     save()
     t_an = time.perf_counter() - t_an
