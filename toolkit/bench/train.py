@@ -4,7 +4,7 @@ training memory next to PyTorch's measured peak.
 
 For every (precision, update) pair the model is lowered (toolkit.train.build_program), planned (toolkit.plan) and
 compiled (toolkit.emulate.compile_program, the code `odl emulate` runs). Timing is wall clock of
-``odl_model_train_step`` through cffi (best of three loops; includes the cffi call, ~1 us), and of
+``odl_model_train_step`` through cffi (best of seven loops; includes the cffi call, ~1 us), and of
 ``zero_grad + forward + cross_entropy + backward + SGD.step`` in torch with ``torch.set_num_threads(1)``.
 
 PyTorch trains the same parameters (``requires_grad`` only for the tensors the Program trains). It has no
@@ -190,13 +190,13 @@ def bench_one(module, input_shape, spec, precision: str, min_time: float = 0.2, 
     plan, m = compile_program(program)
     xin = to_model_input(graph, calib[:1], program.buffers[program.input].dtype)
     m.write("lr", np.zeros(1, np.float32))  # timing only: keep the weights (and the step's work) unchanged
-    odl_s = seconds_per_call(lambda: m.train_step(xin, 1), min_time=min_time)
+    odl_s = seconds_per_call(lambda: m.train_step(xin, 1), min_time=min_time, repeats=7)
 
     trained = set(program.trained_tensors())
     net, opt, x, y, step = _torch_setup(copy.deepcopy(module), spec, trained, input_shape)
     for g in opt.param_groups:
         g["lr"] = 0.0
-    torch_s = seconds_per_call(step, min_time=min_time)
+    torch_s = seconds_per_call(step, min_time=min_time, repeats=7)
     mem = torch_step_memory(net, opt, x, y, step)
     return {"model": name, "precision": precision, "update": spec_name or str(spec.shorthand or "custom"),
             "trained_tensors": len(trained), "odl_us": odl_s * 1e6, "torch_us": torch_s * 1e6,
