@@ -119,7 +119,10 @@ def run(model_name: str, work: Path, epochs: int = 2, seeds: int = 2, progress: 
         for name, s in (("last-k", last_k(k, n)), ("biases-only", biases_only(k, n))):
             rows[name].append({"k": k, "scheme": s.describe(layers), "peak_sram_bytes": memory(s),
                                "accuracy": final.accuracy(s)})
-    budgets = sorted({r["peak_sram_bytes"] for r in rows["last-k"] + rows["biases-only"]})
+    if n <= 6:   # every baseline point's memory
+        budgets = sorted({r["peak_sram_bytes"] for r in rows["last-k"] + rows["biases-only"]})
+    else:        # deeper models: the last-k points for k = 1, 2, 3, 4, 6, 8, ... (bounded run time)
+        budgets = sorted({r["peak_sram_bytes"] for r in rows["last-k"] if r["k"] <= 4 or r["k"] % 2 == 0})
     search_times = []
     for b in budgets:
         t = time.perf_counter()
@@ -158,7 +161,7 @@ def table(res: dict) -> str:
         best = min(eq, key=lambda x: x["peak_sram_bytes"]) if eq else None
         saving = f"{m / best['peak_sram_bytes']:.2f}x" if best else "-"
         out.append(f"| {r['k']} | {100 * r['accuracy']:.1f} % | {m / 1024:.1f} KB | {s['scheme'] if s else '-'} | "
-                   f"{100 * s['accuracy']:.1f} % | {100 * bo_acc:.1f} % | "
+                   f"{format(100 * s['accuracy'], '.1f') + ' %' if s else '-'} | {100 * bo_acc:.1f} % | "
                    f"{(best['scheme'] + ' (' + format(best['peak_sram_bytes'] / 1024, '.1f') + ' KB)') if best else '-'}"
                    f" | {saving} |")
     return "\n".join(out)
@@ -187,6 +190,10 @@ def plot(results: list[dict], path) -> None:
                 color="C2", alpha=0.6)
         ax.axhline(100 * res["no_update_accuracy"], color="gray", lw=0.8, ls=":", label="no update")
         ax.set_xscale("log")
+        from matplotlib.ticker import FuncFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "2358" else ""))
         ax.set_xlabel("planner peak SRAM of the training step (KB, log)")
         ax.set_ylabel("held-out accuracy (%)")
         ax.set_title(f"{res['model']} (int8, QAS)")
@@ -202,18 +209,18 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default="/tmp/odl-search-bench")
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
-    ap.add_argument("--from-json", default=None, help="only redo the table/plot from a saved JSON")
+    ap.add_argument("--from-json", default=None, help="only redo the table/plot from saved JSON files (a,b)")
     a = ap.parse_args(argv)
     if a.from_json:
-        results = json.loads(Path(a.from_json).read_text())
+        results = [r for f in a.from_json.split(",") for r in json.loads(Path(f).read_text())]
     else:
         results = [run(m, Path(a.work), progress=True) for m in (a.model or ["digits", "mbnet"])]
+        if a.json:
+            Path(a.json).write_text(json.dumps(results, indent=1))
     for r in results:
         print(table(r) + "\n")
         print(f"search seconds per budget: {', '.join(f'{t:.0f}' for t in r['search_seconds'])}; "
               f"total {r['total_seconds']:.0f} s\n")
-    if a.json:
-        Path(a.json).write_text(json.dumps(results, indent=1))
     if a.plot:
         plot(results, a.plot)
     return 0

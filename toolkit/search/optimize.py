@@ -56,8 +56,8 @@ def evolve(fitness, memory, budget: int, n_layers: int, population: int = 40, ge
     the first population when they fit (e.g. the DP's answer, biases-only). Deterministic for ``seed``."""
     rng = random.Random(seed)
 
-    def fits(s):
-        return memory(s) <= budget
+    def fits(s):   # a scheme that trains nothing is no answer
+        return not s.empty and memory(s) <= budget
 
     def random_scheme():
         k = rng.randint(0, n_layers)

@@ -63,6 +63,8 @@ def dp_search(analysis: dict, memory: MemoryModel, budget: int, n_layers: int, m
             if m0 + cost > budget * 2 or checks >= max_checks:   # hopeless, or enough tries for this k
                 continue
             cand = Scheme(k, tuple(choice))
+            if cand.empty:   # trains nothing: no answer
+                continue
             checks += 1
             if memory(cand) <= budget:
                 total = bias_gain + gain
