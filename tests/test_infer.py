@@ -167,6 +167,21 @@ def test_memory_plan_below_tflm_arena(tmp_path, capsys):
         assert r["arena"] >= int(np.prod(kw["hw"])) * kw["width"]
 
 
+def test_odl_plan_infer_shows_tflm_arena(tmp_path, capsys):
+    """`odl plan model.tflite --mode infer` reports TFLM's arena for the same model next to odl's plan."""
+    from toolkit.frontends.tflite_fe import tflm_arena_bytes
+
+    m = small_cnn_model(**MODELS[0])
+    path = tmp_path / "m.tflite"
+    path.write_bytes(m.model)
+    assert main(["plan", str(path), "--board", "qemu-cm4", "--mode", "infer", "--precision", "int8", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["tflm_arena_bytes"] == tflm_arena_bytes(m.model)
+    assert r["peak_sram_bytes"] > 0 and r["fits"] is True
+    assert main(["plan", str(path), "--board", "qemu-cm4", "--mode", "infer", "--precision", "int8"]) == 0
+    assert f"TFLite Micro arena for the same model: {r['tflm_arena_bytes']} B" in capsys.readouterr().out
+
+
 # ---- the C int8 softmax kernel (csrc/kernels/ref/s8_softmax.c) vs TFLite Micro's SOFTMAX ---------------------
 
 @settings(max_examples=25, deadline=None)

@@ -10,7 +10,8 @@ def register(sub) -> None:
                        "one arena (greedy best-fit over lifetimes) and report peak SRAM (arena, trainable slices, "
                        "optimizer state, io, stack) and Flash (weights, code) against the board's budget, with a "
                        "per-step timeline. Exits 1 with the largest contributors named when it does not fit.")
-    p.add_argument("model", help="model file (.pt2 from torch.export.save, or .json odl IR)")
+    p.add_argument("model", help="model file (.pt2 from torch.export.save, int8 .tflite, or .json odl IR); for a "
+                   ".tflite with --mode infer, TFLite Micro's arena for the same model is shown next to odl's")
     p.add_argument("--board", required=True, help="board name (see `odl boards`)")
     p.add_argument("--update", default="last-layer", metavar="SPEC",
                    help="update spec: full, last-layer, biases:K, last:K, or a .toml file (default last-layer)")
@@ -53,10 +54,23 @@ def run(args) -> int:
     plan = plan_memory(program, board=args.board, mode=args.mode)
     if args.plot:
         plot_plan(plan, args.plot)
+    tflm = None
+    if args.mode == "infer" and str(args.model).endswith(".tflite"):
+        from toolkit.frontends.tflite_fe import tflm_arena_bytes
+
+        tflm = int(tflm_arena_bytes(args.model))
     if args.json:
-        print(plan.to_json())
+        import json
+
+        doc = json.loads(plan.to_json())
+        if tflm is not None:
+            doc["tflm_arena_bytes"] = tflm
+        print(json.dumps(doc, indent=1))
     else:
         print(format_plan(plan))
+        if tflm is not None:
+            io = int(plan.sram.get("io", 0))
+            print(f"TFLite Micro arena for the same model: {tflm} B; odl arena + io: {int(plan.arena_bytes) + io} B")
         if args.plot:
             print(f"plot: {args.plot}")
     if not plan.fits:
