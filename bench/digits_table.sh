@@ -3,4 +3,4 @@
 # Writes bench/results/digits.json and prints the Markdown table. ~5-10 min on one core (four C builds).
 set -e
 cd "$(dirname "$0")/.."
-python examples/digits/run.py --epochs "${EPOCHS:-3}" --work "${WORK:-/tmp/odl-digits}" --json bench/results/digits.json
+python examples/digits/run.py --epochs "${EPOCHS:-5}" --work "${WORK:-/tmp/odl-digits}" --json bench/results/digits.json

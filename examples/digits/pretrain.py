@@ -1,8 +1,9 @@
 """Pre-train the digits CNN on the clean pre-training split in PyTorch and save it with torch.export.save.
 
-``pretrain(data_dir, out)`` trains (AdamW with weight decay 1e-4, label smoothing 0.1, batch 32, fixed seed, one thread: deterministic), sets eval mode (BN running
-statistics are folded by odl's frontend) and writes ``out`` (model.pt2). Returns (path, clean accuracy on the
-training split). A second call with the same settings reuses the file (the settings are stored next to it).
+``pretrain(data_dir, out)`` trains (AdamW, weight decay 1e-4, label smoothing 0.1, batch 32, cosine schedule,
+30 epochs, fixed seed, one thread: deterministic), sets eval mode and writes ``out`` (model.pt2) with a batch-1
+example input. Returns (path, accuracy on the training split). A second call with the same settings reuses the file
+(the settings are stored next to it, in model.json): the cache of pre-trained weights per run.
 """
 
 from __future__ import annotations
