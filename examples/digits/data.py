@@ -114,7 +114,7 @@ def make_splits(out_dir, size: int = SIZE, seed: int = SEED) -> dict[str, Path]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out_dir", nargs="?", default="examples/digits/data")
+    ap.add_argument("out_dir", nargs="?", default="/tmp/odl-digits")
     a = ap.parse_args(argv)
     for name, p in make_splits(a.out_dir).items():
         with np.load(p) as z:

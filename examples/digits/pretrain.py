@@ -75,8 +75,8 @@ def load_module(path, width: int = 8) -> torch.nn.Module:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="pre-train the digits CNN and save model.pt2")
-    ap.add_argument("--data", default="examples/digits/data")
-    ap.add_argument("--out", default="examples/digits/data/model.pt2")
+    ap.add_argument("--data", default="/tmp/odl-digits")
+    ap.add_argument("--out", default="/tmp/odl-digits/model.pt2")
     ap.add_argument("--epochs", type=int, default=30)
     a = ap.parse_args(argv)
     if not (Path(a.data) / "pretrain.npz").exists():
