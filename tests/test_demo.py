@@ -12,7 +12,8 @@ import pytest
 
 from toolkit.cli import main
 
-pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
+pytestmark = [pytest.mark.qemu, pytest.mark.slow,
+              pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
                                 reason="QEMU or the Arm toolchain is not installed")]
 
 

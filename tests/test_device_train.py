@@ -15,7 +15,8 @@ import torch
 
 from toolkit.cli import main
 
-pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("qemu-system-riscv32")
+pytestmark = [pytest.mark.qemu, pytest.mark.slow,
+              pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("qemu-system-riscv32")
                                      and shutil.which("arm-none-eabi-gcc")),
                                 reason="QEMU or the cross toolchains are not installed")]
 

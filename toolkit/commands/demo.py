@@ -47,8 +47,6 @@ def _done(t0: float, text: str = "") -> None:
 
 
 def run(args) -> int:
-    import numpy as np
-
     sys.path.insert(0, str(DIGITS))
     import data as D  # examples/digits
     import pretrain as P
