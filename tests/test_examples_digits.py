@@ -16,9 +16,23 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples" / "digits"))
-import data as D  # noqa: E402
-import run as R  # noqa: E402
+
+
+def _example(ex: str, name: str):
+    """examples/<ex>/<name>.py under a unique module name (both examples have a model.py)."""
+    import importlib.util
+
+    key = f"odl_examples_{ex}_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, ROOT / "examples" / ex / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[key]
+
+
+D = _example("digits", "data")
+R = _example("digits", "run")
 
 EPOCHS = 5  # the full example's configuration (examples/digits/run.py default)
 

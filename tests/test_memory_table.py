@@ -17,9 +17,23 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples" / "mobilenetv2"))
-import model as M  # noqa: E402
-import table as T  # noqa: E402
+
+
+def _example(ex: str, name: str):
+    """examples/<ex>/<name>.py under a unique module name (both examples have a model.py)."""
+    import importlib.util
+
+    key = f"odl_examples_{ex}_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, ROOT / "examples" / ex / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[key]
+
+
+M = _example("mobilenetv2", "model")
+T = _example("mobilenetv2", "table")
 
 
 @pytest.fixture(scope="module")

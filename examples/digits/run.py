@@ -29,9 +29,23 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import data as D  # noqa: E402
-import pretrain as P  # noqa: E402
+
+
+def _sibling(name: str):
+    """Import examples/digits/<name>.py under a unique module name (the examples' model.py files would clash)."""
+    import importlib.util
+
+    key = f"odl_examples_digits_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, Path(__file__).resolve().parent / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[key]
+
+
+D = _sibling("data")
+P = _sibling("pretrain")
 
 SCHEMES = HERE / "schemes"
 
