@@ -13,6 +13,7 @@ gain with its sum of parts. ``chosen`` is the one with the higher measured accur
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 
@@ -80,7 +81,8 @@ def search(model, train, val, budget=None, board=None, precision: str = "int8", 
            seed: int = 0, cache: bool = True, cache_dir=None, progress: bool = True) -> dict:
     """Search the sparse update of ``model`` that maximises accuracy gain under ``budget`` (bytes or '64KB';
     default: the board's SRAM). ``train`` / ``val``: (x, y) in the model's own layout (NCHW for PyTorch models).
-    ``base_spec``: UpdateSpec giving lr / momentum / int8 options (default ``DEFAULT_BASE``: lr 0.001, QAS, master rounding).
+    ``base_spec``: UpdateSpec giving lr / momentum / int8 options (default ``DEFAULT_BASE``: lr 0.001, QAS, master
+    rounding).
     Returns a JSON-ready dict (``result["chosen"]["toml"]`` is the scheme file); ``result["_spec"]`` the UpdateSpec."""
     from toolkit.emulate import _check_xy, load_graph, prepare_graph, to_model_input
     from toolkit.train.spec import UpdateSpec
@@ -118,12 +120,10 @@ def search(model, train, val, budget=None, board=None, precision: str = "int8", 
     vx, vy = _check_xy(val[0], val[1], "val", ncls)
     xtr, xva = to_model_input(graph, tx, in_dtype), to_model_input(graph, vx, in_dtype)
 
-    settings = {"precision": precision, "board": board.name if board is not None else None, "epochs": epochs, "seeds": seeds, "engine": engine,
-                "optimizer": base.to_dict()["optimizer"], "int8": base.to_dict()["int8"]}
-    key = data_hash(xtr, ty, xva, vy) + graph_hash(graph) + repr(sorted(settings.items()))
-    import hashlib
-
-    key = hashlib.sha256(key.encode()).hexdigest()
+    settings = {"precision": precision, "board": board.name if board is not None else None, "epochs": epochs,
+                "seeds": seeds, "engine": engine, "optimizer": base.to_dict()["optimizer"], "int8": base.to_dict()["int8"]}
+    key = hashlib.sha256((data_hash(xtr, ty, xva, vy) + graph_hash(graph)
+                          + repr(sorted(settings.items()))).encode()).hexdigest()
     store = Cache(key, cache_dir, cache)
     trainer = Trainer(graph, layers, precision, base, (xtr, ty), (xva, vy), epochs, seeds, engine)
     acc_cached, mem_cached = store.load()
@@ -167,7 +167,8 @@ def search(model, train, val, budget=None, board=None, precision: str = "int8", 
             return None
         acc = trainer.accuracy(s)
         return {"scheme": s.describe(layers), "key": scheme_key(s), "peak_sram_bytes": memory(s),
-                "predicted_gain": predicted_gain(an, s), "accuracy": acc, "measured_gain": acc - an["baseline_accuracy"],
+                "predicted_gain": predicted_gain(an, s), "accuracy": acc,
+                "measured_gain": acc - an["baseline_accuracy"],
                 "toml": s.to_spec(layers, base).to_toml(), **info}
 
     res_dp = report(dp, dp_info)
