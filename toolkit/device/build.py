@@ -64,10 +64,11 @@ def tensor_table(program) -> list[dict]:
     return sorted(rows, key=lambda r: r["id"])
 
 
-def firmware_defines(program, model_dir: Path) -> list[str]:
+def firmware_defines(program, model_dir: Path, board=None) -> list[str]:
     """Extra firmware defines for a model build: the model folder, the logits buffer, room for the model's
-    tensors in the device table and a staging buffer as large as the largest writable tensor (tensor writes are
-    all or nothing: staged, then copied); the link-test tensors of firmware/main.c shrink to 16 bytes."""
+    tensors in the device table, a staging buffer as large as the largest writable tensor (tensor writes are
+    all or nothing: staged, then copied); the link-test tensors of firmware/main.c shrink to 16 bytes and the
+    kernel-test service's arena to 1 KB."""
     ids = [b for b in program.buffers.values() if b.tensor_id is not None]
     writable = [b.nbytes for b in ids if b.storage != "flash"]
     staging = max([16] + writable)
@@ -76,7 +77,16 @@ def firmware_defines(program, model_dir: Path) -> list[str]:
             f'ODL_MODEL_LOGITS_NAME="{program.logits}"',
             f"ODL_DEVICE_MAX_TENSORS={max(16, len(ids) + 6)}",
             "ODL_FW_TENSOR1_BYTES=16", "ODL_FW_TENSOR2_BYTES=16", "ODL_FW_TENSOR3_BYTES=16",
-            "ODL_FW_TENSOR4_BYTES=0", f"ODL_FW_STAGING_BYTES={staging}"]
+            "ODL_FW_TENSOR4_BYTES=0", f"ODL_FW_STAGING_BYTES={staging}"] + _small_kernel_service(board)
+
+
+def _small_kernel_service(board) -> list[str]:
+    """The on-target kernel-test service (firmware/kernel_service.c) keeps only a 1 KB arena in a model firmware
+    (its default 128 KB would take the model's SRAM), unless the board asks for less."""
+    for d in (board.defines if board is not None else ()):
+        if d.startswith("ODL_KS_ARENA_BYTES="):
+            return []
+    return ["ODL_KS_ARENA_BYTES=1024"]
 
 
 def build_for_device(model, board: str, out_dir, spec=None, precision: str = "fp32", calib=None,
@@ -106,7 +116,7 @@ def build_for_device(model, board: str, out_dir, spec=None, precision: str = "fp
     generate(program, plan, model_dir)
     graph.to_json(out / "graph.json")
     say(f"generated C in {model_dir} ({len(program.train)} train steps, arena {plan.arena_bytes} bytes)")
-    defines = firmware_defines(program, model_dir)
+    defines = firmware_defines(program, model_dir, bd)
     try:
         fw = build_firmware(bd, out / "fw", defines=defines, simd=simd, progress=None)
     except FirmwareTooLarge as e:
