@@ -67,6 +67,12 @@ class Trainer:
         self.acc: dict[str, float] = {}
         self.trained = 0   # schemes trained in this process (0 on a full cache hit)
 
+    def _probe(self) -> Scheme:
+        s = Scheme(1, (0,) * len(self.layers))
+        if not s.to_spec(self.layers, self.base).resolve(self.graph).trainable():
+            s = Scheme(0, (0,) * (len(self.layers) - 1) + (1,))
+        return s
+
     def _runner(self, scheme: Scheme):
         from toolkit.train.lower import build_program
 
@@ -90,7 +96,7 @@ class Trainer:
         if key not in self.acc:
             scores = []
             for seed in range(self.seeds if not scheme.empty else 1):
-                step, infer = self._runner(scheme if not scheme.empty else Scheme(1, scheme.ratios))
+                step, infer = self._runner(scheme if not scheme.empty else self._probe())   # infer only
                 if not scheme.empty:
                     rng = np.random.default_rng(seed)
                     for _ in range(self.epochs):

@@ -113,7 +113,7 @@ def search(model, train, val, budget=None, board=None, precision: str = "int8", 
         raise SearchError(f"budget {budget_bytes} B ({budget_bytes / 1024:.1f} KB) is smaller than the frozen "
                           f"model's inference needs ({memory.infer_bytes} B = {memory.infer_bytes / 1024:.1f} KB "
                           f"peak SRAM from the planner); no update can fit")
-    lb = memory.program(biases_only(1, len(layers)))
+    lb = memory.program(memory.probe())
     ncls = int(np.prod(lb.buffers[lb.logits].shape))
     in_dtype = lb.buffers[lb.input].dtype
     tx, ty = _check_xy(tx, ty, "train", ncls)

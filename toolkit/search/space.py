@@ -98,11 +98,19 @@ class MemoryModel:
                                                      mode="train").peak_sram_bytes)
         return self.cache[scheme]
 
+    def probe(self) -> Scheme:
+        """A small trainable scheme whose Program gives the frozen model's inference plan and io buffers: the last
+        layer's bias, or 1/8 of its weights when it has no bias."""
+        s = biases_only(1, len(self.layers))
+        if not s.to_spec(self.layers, self.base).resolve(self.graph).trainable():
+            s = Scheme(0, (0,) * (len(self.layers) - 1) + (1,))
+        return s
+
     @property
     def infer_bytes(self) -> int:
         if self._infer is None:
             from toolkit.plan import plan_memory
 
-            prog = self.program(biases_only(1, len(self.layers)))
+            prog = self.program(self.probe())
             self._infer = int(plan_memory(prog, board=self.board, mode="infer").peak_sram_bytes)
         return self._infer
