@@ -27,9 +27,22 @@ import torch.nn as nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "examples" / "digits"))
-import data as D  # noqa: E402
-import pretrain as P  # noqa: E402
+
+
+def _digits_module(name: str):
+    """examples/digits/<name>.py under the unique module name the example itself uses (model.py files clash)."""
+    import importlib.util
+
+    key = f"odl_examples_digits_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, ROOT / "examples" / "digits" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[key]
+
+
+D, P = _digits_module("data"), _digits_module("pretrain")
 
 
 class IR(nn.Module):

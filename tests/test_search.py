@@ -94,17 +94,25 @@ def test_parse_budget():
 
 # ---------------------------------------------------------------------------------------- digits example ----
 
+def _digits_module(name: str):
+    """examples/digits/<name>.py under the unique module name the example itself uses (model.py files clash)."""
+    import importlib.util
+
+    key = f"odl_examples_digits_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, DIGITS / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[key]
+
+
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     import torch
 
     torch.set_num_threads(1)
-    sys.path.insert(0, str(DIGITS))
-    try:
-        import data as D
-        import pretrain as P
-    finally:
-        sys.path.remove(str(DIGITS))
+    D, P = _digits_module("data"), _digits_module("pretrain")
     from toolkit.host.build import cache_root
 
     # the example's deterministic splits and 30-epoch pre-training, kept between runs (pretrain() reuses its file
