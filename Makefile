@@ -40,7 +40,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 test: setup
-	$(PY) -m pytest -n 2 --timeout=900 $(PYTEST_ARGS)
+	ODL_REQUIRE_TOOLS=1 $(PY) -m pytest -n 2 --timeout=900 $(PYTEST_ARGS)
 
 demo: setup
 	$(ODL) demo

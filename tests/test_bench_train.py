@@ -73,6 +73,23 @@ def test_cli_bench_train_one_row(capsys):
     assert r["plan_peak_sram_bytes"] >= 330 * 4
 
 
-def test_cli_bench_train_refuses_other_boards(capsys):
+def test_cli_bench_train_refuses_unknown_and_real_boards(capsys):
     assert main(["bench", "train", "--board", "nucleo-f746zg", "--no-save"]) == 1
-    assert "only 'host'" in capsys.readouterr().err
+    assert "nucleo-f746zg" in capsys.readouterr().err
+    assert main(["bench", "train", "--board", "stm32f746g-disco", "--no-save"]) == 1
+    assert "emulated board" in capsys.readouterr().err
+
+
+@pytest.mark.qemu
+def test_cli_bench_train_on_an_emulated_board(capsys):
+    """Instructions per training step on qemu-rv32 (minstret, exact): the RVV kernels take fewer than the reference,
+    and the stack-painted peak stays within the planner's figure (which budgets the whole stack)."""
+    rc = main(["bench", "train", "--board", "qemu-rv32", "--precision", "int8", "--json", "--no-save"])
+    assert rc == 0
+    recs = {r["kernels"]: r for r in json.loads(capsys.readouterr().out)}
+    ref, simd = recs["reference"], recs["simd"]
+    assert simd["instructions_per_train_step"] * 2 < ref["instructions_per_train_step"]
+    assert simd["instructions_per_inference"] < simd["instructions_per_train_step"]
+    for r in (ref, simd):
+        assert 0 < r["stack_used_bytes"] <= r["stack_size_bytes"]
+        assert r["measured_peak_sram_bytes"] <= r["planned_peak_sram_bytes"]

@@ -70,6 +70,17 @@ def build(request, files):
     return request.param, out
 
 
+@pytest.fixture(scope="module")
+def build_cm55(files):
+    """The qemu-cm55 build alone: the fault and signature tests need one board, not both."""
+    d, model = files
+    out = d / "build-qemu-cm55"
+    if not (out / "build.json").exists():
+        assert main(["build", str(model), "--board", "qemu-cm55", "--precision", "int8", "--update", "full",
+                     "--calib", str(d / "train.npz"), "-o", str(out), "--json"]) == 0
+    return "qemu-cm55", out
+
+
 def assert_same(got: dict, want: dict):
     assert set(got) == set(want) and want
     for k in want:
@@ -132,12 +143,10 @@ def test_export_tflite_gives_the_board_logits(build, files, tmp_path):
         export_model(load_build(out), tmp_path / "x.pt2")
 
 
-def test_kill_qemu_then_resume(build, files, emulated):
+def test_kill_qemu_then_resume(build_cm55, files, emulated):
     from toolkit.device import DeviceSession, TrainingInterrupted
 
-    board, out = build
-    if board != "qemu-cm55":
-        pytest.skip("one board is enough for the fault tests")
+    board, out = build_cm55
     d, _ = files
     x, y = np.load(d / "train.npz")["x"], np.load(d / "train.npz")["y"]
     killed = []
@@ -160,14 +169,12 @@ def test_kill_qemu_then_resume(build, files, emulated):
     assert_same(hist["_trained"], emulated)
 
 
-def test_fault_proxy_same_weights(build, files, emulated):
+def test_fault_proxy_same_weights(build_cm55, files, emulated):
     from toolkit.device import DeviceSession
     from toolkit.firmware.qemu import QemuBoard
     from toolkit.link import FaultProxy, Faults
 
-    board, out = build
-    if board != "qemu-cm55":
-        pytest.skip("one board is enough for the fault tests")
+    board, out = build_cm55
     d, _ = files
     x, y = np.load(d / "train.npz")["x"], np.load(d / "train.npz")["y"]
     info = json.loads((out / "build.json").read_text())
@@ -181,12 +188,10 @@ def test_fault_proxy_same_weights(build, files, emulated):
     assert_same(hist["_trained"], emulated)
 
 
-def test_signature_mismatch_refused(build, tmp_path):
+def test_signature_mismatch_refused(build_cm55, tmp_path):
     from toolkit.device import DeviceSession, SignatureMismatch
 
-    board, out = build
-    if board != "qemu-cm55":
-        pytest.skip("one board is enough")
+    board, out = build_cm55
     other = tmp_path / "other"
     shutil.copytree(out, other, ignore=shutil.ignore_patterns("fw"))
     info = json.loads((other / "build.json").read_text())

@@ -40,7 +40,10 @@ def register(sub) -> None:
                         "host and called through cffi, and the same step in PyTorch eager (one thread) on the same "
                         "model and update; compare the memory plan's peak SRAM with PyTorch's measured peak. "
                         "Results are saved to bench/results/<board>-train.json.")
-    t.add_argument("--board", default="host", help="where to run: host")
+    t.add_argument("--board", default="host",
+                   help="host (generated C through cffi vs PyTorch) or an emulated board qemu-cm4|qemu-cm7|"
+                   "qemu-cm55|qemu-rv32 (instructions per training step, reference vs SIMD kernels, stack-painted "
+                   "peak SRAM next to the planner's; the digits CNN)")
     t.add_argument("--precision", action="append", choices=["int8", "fp16", "fp32"],
                    help="only this precision (repeatable; default all)")
     t.add_argument("--update", action="append",
@@ -80,8 +83,7 @@ def run_train(args) -> int:
     from toolkit.errors import OdlError
 
     if args.board != "host":
-        raise OdlError(f"odl bench train --board {args.board}: only 'host' is measured (the generated C through "
-                       "cffi next to PyTorch on the same machine)")
+        return run_train_device(args)
     model = None
     if args.model:
         model = B.load_pt2(args.model)
@@ -128,4 +130,38 @@ def run_kernels_target(args) -> int:
         print(json.dumps(records, indent=1))
     else:
         print(T.format_markdown(records) if args.markdown else T.format_table(records))
+    return 0
+
+
+def run_train_device(args) -> int:
+    """`odl bench train --board qemu-XX`: toolkit.bench.device_train on an emulated board."""
+    from pathlib import Path
+
+    from toolkit.bench import device_train as D
+    from toolkit.errors import OdlError
+    from toolkit.firmware.boards import load_board
+
+    board = load_board(args.board)
+    if not board.emulated:
+        raise OdlError(f"odl bench train --board {args.board}: instruction counts need an emulated board "
+                       "(qemu-cm4, qemu-cm7, qemu-cm55, qemu-rv32)")
+    if args.model:
+        raise OdlError("odl bench train on a board measures the digits CNN; --model is for --board host")
+    updates = args.update or ["full"]
+    records = []
+    for upd in updates:
+        records += D.bench_device(args.board, tuple(args.precision or ("int8", "fp16", "fp32")), upd,
+                                  progress=None if args.json else (lambda s: print(s, flush=True)))
+    if not args.no_save:
+        out = Path(__file__).resolve().parents[2] / "bench" / "results" / f"{args.board}-device-train.json"
+        out.write_text(json.dumps(records, indent=1))
+    if args.json:
+        print(json.dumps(records, indent=1))
+    else:
+        print(D.format_table(records))
+        if not args.no_save:
+            print(f"saved {out}")
+    failed = [r for r in records if "error" in r]
+    if failed:
+        raise OdlError(f"{len(failed)} configuration(s) failed on {args.board}: {failed[0]['error']}")
     return 0
