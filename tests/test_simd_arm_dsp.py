@@ -6,8 +6,8 @@ The C programs in tests/target/arm_dsp/ are built with arm-none-eabi-gcc and run
   is recomputed from a numpy model of TFLite's arithmetic, so the target's result is also checked off the target.
   fp32 cases are checked on the target against a double-precision sum (|err| <= (K+1) 2^-24 (sum|ab| + |c|)),
   fp16 cases against the reference within one fp16 ulp (fp32 accumulation in both, one rounding per output).
-- bench_matmul.c runs the anchor shapes' matmuls between two marker functions; a QEMU TCG plugin
-  (insncount.c) counts the instructions executed in between, exactly.
+- bench_matmul.c runs the anchor shapes' matmuls between two marker functions; the QEMU TCG plugin
+  tools/qemu_plugin/insncount.c counts the instructions executed in between, exactly (out=stderr).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "tests" / "target" / "arm_dsp"
+PLUGIN_SRC = ROOT / "tools" / "qemu_plugin" / "insncount.c"
 
 pytestmark = [
     pytest.mark.qemu,
@@ -70,14 +71,14 @@ def _run(board: str, elf: Path, plugin: Path | None = None) -> subprocess.Comple
     if plugin is not None:
         syms = subprocess.run(["arm-none-eabi-nm", str(elf)], check=True, capture_output=True, text=True).stdout
         addr = {name: int(a, 16) for a, _, name in (line.split() for line in syms.splitlines() if len(line.split()) == 3)}
-        cmd += ["-plugin", f"{plugin},start={addr['odl_mark_start']:#x},stop={addr['odl_mark_stop']:#x}"]
+        cmd += ["-plugin", f"{plugin},start={addr['odl_mark_start']:#x},stop={addr['odl_mark_stop']:#x},out=stderr"]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def plugin(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("plugin") / "insncount.so"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(out), str(SRC / "insncount.c")], check=True)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(out), str(PLUGIN_SRC)], check=True)
     return out
 
 

@@ -4,8 +4,9 @@ One standalone program (tests/target/arm_mve/) is built with arm-none-eabi-gcc f
 compiled in; it runs each kernel through the reference path and the MVE path and prints the outputs over
 semihosting. Expected values come from numpy (int8: TFLite's fixed-point requantization written here in int64
 numpy; fp16/fp32: float64 with an error bound), never from the code under test; the target's reference path is
-checked against the same numpy model. The insncount QEMU plugin counts the instructions of every kernel call
-exactly, and the test asserts the MAC/instruction targets of issue 4 on the CMSIS-NN anchor shapes.
+checked against the same numpy model. The insncount QEMU plugin (tools/qemu_plugin/insncount.c, counts written to
+the -D log) counts the instructions of every kernel call exactly, and the test asserts the MAC/instruction targets
+of issue 4 on the CMSIS-NN anchor shapes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.qemu
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "tests" / "target" / "arm_mve"
+PLUGIN_SRC = ROOT / "tools" / "qemu_plugin" / "insncount.c"
 # -O2 is the firmware's Release build; ODL_MVE_OPT=-O0 / -Os checks the inline assembly under other register
 # allocations (the instruction-count targets then do not apply).
 OPT = os.environ.get("ODL_MVE_OPT", "-O2")
@@ -355,7 +357,7 @@ def build(tmp: Path, cases):
            f"-T{HERE / 'mve_test.ld'}", "-Wl,--gc-sections", "-o", str(elf), "-lm"]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     plugin = tmp / "insncount.so"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(plugin), str(HERE / "insncount.c")], check=True)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(plugin), str(PLUGIN_SRC)], check=True)
     return elf, plugin
 
 
@@ -374,7 +376,7 @@ def run_qemu(elf, plugin, log):
            "-semihosting-config", "enable=on,target=native", "-kernel", str(elf),
            "-plugin", f"{plugin},start={start:#x},stop={stop:#x}", "-d", "plugin", "-D", str(log)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    counts = [int(v) for v in re.findall(r"insns (\d+)", log.read_text())]
+    counts = [int(v) for v in re.findall(r"^insncount (\d+)$", log.read_text(), re.M)]
     return r, counts
 
 

@@ -1,13 +1,17 @@
 /* insncount: a QEMU TCG plugin (API v1, QEMU 7.2) that counts the guest instructions executed between two marker
  * addresses, exactly.
  *
- *   qemu-system-arm ... -plugin ./insncount.so,start=0x434,stop=0x438,out=/tmp/counts.txt
+ *   qemu-system-arm ... -plugin ./insncount.so,start=0x434,stop=0x438[,out=DEST]
  *
  * Every translated instruction gets an inline "counter += 1" (exact even when a TB exits early on an exception);
- * the instructions at `start` and `stop` also get a callback that snapshots the counter. At `stop` the plugin
- * appends one line "<instructions from start to stop>\n" to `out` (flushed at once), so a host that receives the
- * firmware's reply after the stop marker ran finds the count as the last line. Instructions of the start marker
- * are included, the stop marker's are not. Thumb addresses may be given with bit 0 set (it is ignored).
+ * the instructions at `start` and `stop` also get a callback that snapshots the counter. Each time `stop` is
+ * reached the plugin reports the instructions from start to stop (those of the start marker included, the stop
+ * marker's not), to DEST:
+ *   out=PATH    appends "<n>\n" to the file PATH (flushed at once), so a host that receives the firmware's reply
+ *               after the stop marker ran finds the count as the last line (toolkit.target.session);
+ *   out=stderr  writes "insncount <n>\n" to QEMU's stderr (flushed at once, in order with semihosting output);
+ *   no out=     writes "insncount <n>\n" through qemu_plugin_outs, i.e. to the QEMU log (`-d plugin [-D FILE]`).
+ * Thumb addresses may be given with bit 0 set (it is ignored).
  *
  * Debian ships no qemu-plugin.h, so the few declarations used are written out here (QEMU 7.2 include/qemu/
  * qemu-plugin.h, plugin API version 1); the symbols are exported by the qemu-system-* binaries. Build:
@@ -46,7 +50,8 @@ __attribute__((visibility("default"))) int qemu_plugin_version = 1;
 static uint64_t count;   /* instructions executed so far (single vCPU boards) */
 static uint64_t at_start;
 static uint64_t start_addr = UINT64_MAX, stop_addr = UINT64_MAX;
-static FILE *out;
+static FILE *out;       /* the out= file or stderr; NULL: the QEMU log */
+static int out_is_file; /* out is a file this plugin opened: bare "<n>" lines, closed at exit */
 
 static void on_start(unsigned int vcpu, void *u) {
     (void)vcpu;
@@ -59,7 +64,7 @@ static void on_stop(unsigned int vcpu, void *u) {
     (void)u;
     uint64_t n = count - at_start;
     if (out) {
-        fprintf(out, "%llu\n", (unsigned long long)n);
+        fprintf(out, out_is_file ? "%llu\n" : "insncount %llu\n", (unsigned long long)n);
         fflush(out);
     } else {
         char line[48];
@@ -83,8 +88,9 @@ static void on_tb(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
 static void on_exit_cb(qemu_plugin_id_t id, void *u) {
     (void)id;
     (void)u;
-    if (out) fclose(out);
+    if (out_is_file) fclose(out);
     out = NULL;
+    out_is_file = 0;
 }
 
 __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
@@ -96,9 +102,12 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
             start_addr = strtoull(a + 6, NULL, 0) & ~1ull;
         } else if (!strncmp(a, "stop=", 5)) {
             stop_addr = strtoull(a + 5, NULL, 0) & ~1ull;
+        } else if (!strcmp(a, "out=stderr")) {
+            out = stderr;
         } else if (!strncmp(a, "out=", 4)) {
             out = fopen(a + 4, "a");
             if (!out) return -1;
+            out_is_file = 1;
         } else {
             fprintf(stderr, "insncount: unknown argument %s\n", a);
             return -1;
