@@ -46,12 +46,14 @@ ZP = st.integers(-128, 127)
 # - "optimized" (builtin kernels without delegate) for conv / depthwise / pointwise / fully connected: the
 #   ruy-based optimized_integer_ops paths differ from both roundings in a few percent of outputs;
 # - "optimized" for MEAN and QUANTIZE, and "xnnpack" for MEAN / QUANTIZE: these compute the rescale in float (or
-#   fold 1/count differently) and are off by one against TFLM in many cases.
+#   fold 1/count differently) and are off by one against TFLM in many cases;
+# - "xnnpack" for conv / depthwise / pointwise / fully connected: it agrees with the single-rounding build on most
+#   cases but not all (seen: 1 output of 90 off by one on a pointwise conv), so it is no fixed reference.
 LITERT = {
-    "conv2d": {"reference": "double", "xnnpack": "single"},
-    "depthwise_conv2d": {"reference": "double", "xnnpack": "single"},
-    "pointwise_conv2d": {"reference": "double", "xnnpack": "single"},
-    "fully_connected": {"reference": "single", "xnnpack": "single"},
+    "conv2d": {"reference": "double"},
+    "depthwise_conv2d": {"reference": "double"},
+    "pointwise_conv2d": {"reference": "double"},
+    "fully_connected": {"reference": "single"},
     "add": {"reference": "double", "optimized": "double", "xnnpack": "double"},
     "avg_pool": {"reference": "double", "optimized": "double", "xnnpack": "double"},
     "max_pool": {"reference": "double", "optimized": "double", "xnnpack": "double"},

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit.errors import DTypeError, KernelError, ShapeError
+import contextlib
+
+from toolkit.errors import DTypeError, KernelError, OdlError, ShapeError
 
 # numpy dtype -> C element type used in the cdef
 CTYPES = {
@@ -53,3 +55,33 @@ def check(status: int, what: str) -> None:
     """Raise KernelError for a non-OK status."""
     if status != 0:
         raise KernelError(f"{what} failed with {STATUS.get(status, status)}")
+
+
+def pair(v, name: str) -> tuple[int, int]:
+    """An int or a pair of ints (stride, dilation, kernel size) as a positive (h, w) pair."""
+    if isinstance(v, (int, np.integer)):
+        v = (int(v), int(v))
+    try:
+        a, b = (int(t) for t in v)
+    except (TypeError, ValueError):
+        raise OdlError(f"{name}: expected an int or a pair of ints, got {v!r}") from None
+    if a <= 0 or b <= 0:
+        raise OdlError(f"{name}: must be positive, got {(a, b)}")
+    return a, b
+
+
+def padding_mode(padding) -> int:
+    """'SAME' / 'VALID' (any case) as the C odl_padding value."""
+    p = str(padding).upper()
+    if p not in ("SAME", "VALID"):
+        raise OdlError(f"padding: expected 'SAME' or 'VALID', got {padding!r}")
+    return 1 if p == "SAME" else 0
+
+
+def path_context(path: str | None, lib):
+    """``toolkit.host.use_path(path)`` for a kernel call, or nothing when ``path`` is None."""
+    if path is None:
+        return contextlib.nullcontext()
+    from toolkit.host import use_path
+
+    return use_path(path, lib=lib)

@@ -12,16 +12,16 @@ end). Gradient functions return new arrays; ``sgd_update`` works in place.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from toolkit.errors import DTypeError, OdlError, ShapeError
-from toolkit.host import get_lib, use_path
+from toolkit.host import get_lib
 from toolkit.host.arrays import as_array, check, ptr
+from toolkit.host.arrays import padding_mode as _padding
+from toolkit.host.arrays import pair as _pair
+from toolkit.host.arrays import path_context as _path
 
 _TY = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16"}
-_PADDING = {"valid": 0, "same": 1}
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -43,28 +43,10 @@ def _fn(lib, op: str, dt: np.dtype, pass_: str | None = None):
     return getattr(lib, name), name
 
 
-def _path(path: str | None, lib):
-    if path is None:
-        return contextlib.nullcontext()
-    return use_path(path, lib)
 
 
-def _pair(v, name: str) -> tuple[int, int]:
-    if isinstance(v, (int, np.integer)):
-        v = (int(v), int(v))
-    try:
-        a, b = (int(t) for t in v)
-    except (TypeError, ValueError):
-        raise OdlError(f"{name}: expected an int or a pair of ints, got {v!r}") from None
-    if a <= 0 or b <= 0:
-        raise OdlError(f"{name}: must be positive, got {v!r}")
-    return a, b
 
 
-def _padding(padding) -> int:
-    if isinstance(padding, str) and padding.lower() in _PADDING:
-        return _PADDING[padding.lower()]
-    raise OdlError(f"padding: expected 'same' or 'valid', got {padding!r}")
 
 
 def _dims(ffi, shape):

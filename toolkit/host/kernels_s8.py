@@ -9,13 +9,14 @@ arrays of length Cout (per channel) or 1 (per tensor), e.g. from toolkit.quant.p
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from toolkit.errors import DTypeError, OdlError, ShapeError
-from toolkit.host import get_lib, use_path
+from toolkit.host import get_lib
 from toolkit.host.arrays import as_array, check, ptr
+from toolkit.host.arrays import padding_mode as _padding
+from toolkit.host.arrays import pair as _pair
+from toolkit.host.arrays import path_context
 from toolkit.quant import params as qparams
 
 DEFAULT_BLOCK_ROWS = 64  # im2col rows (output pixels) per matmul call in conv2d_s8
@@ -25,27 +26,10 @@ def _lib(single_rounding: bool):
     return get_lib(single_rounding=single_rounding)
 
 
-def _path(lib, path):
-    return contextlib.nullcontext() if path is None else use_path(path, lib=lib)
 
 
-def _pair(v, name: str) -> tuple[int, int]:
-    if isinstance(v, (int, np.integer)):
-        v = (int(v), int(v))
-    try:
-        a, b = (int(t) for t in v)
-    except (TypeError, ValueError):
-        raise OdlError(f"{name}: expected an int or a pair of ints, got {v!r}") from None
-    if a <= 0 or b <= 0:
-        raise OdlError(f"{name}: must be positive, got {(a, b)}")
-    return a, b
 
 
-def _padding(padding) -> int:
-    p = str(padding).upper()
-    if p not in ("SAME", "VALID"):
-        raise OdlError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
-    return 1 if p == "SAME" else 0
 
 
 def _zp(v, name: str) -> int:
@@ -128,7 +112,7 @@ def conv2d_s8(x, w, bias, *, input_zp, output_zp, multiplier, shift, stride=(1, 
     out = np.empty((n, oh, ow, cout), np.int8)
     rows = max(1, min(int(block_rows), oh * ow))
     scratch = np.empty(lib.odl_conv2d_s8_scratch_size(rows, kh, kw, cin), np.int8)
-    with _path(lib, path):
+    with path_context(path, lib):
         st = lib.odl_conv2d_s8_forward(ptr(ffi, x), _dims(ffi, x.shape), ptr(ffi, w), cout, kh, kw, ptr(ffi, b), p, q,
                                        o, _dims(ffi, out.shape), ptr(ffi, out), ptr(ffi, scratch), scratch.size)
     check(st, "odl_conv2d_s8_forward")
@@ -160,7 +144,7 @@ def depthwise_conv2d_s8(x, w, bias, *, depth_multiplier=1, input_zp, output_zp, 
                                           "dilation_w": dilation[1], "padding": pad,
                                           "input_offset": -_zp(input_zp, "input_zp")})
     out = np.empty((n, oh, ow, cout), np.int8)
-    with _path(lib, path):
+    with path_context(path, lib):
         st = lib.odl_depthwise_conv2d_s8_forward(ptr(ffi, x), _dims(ffi, x.shape), ptr(ffi, w), kh, kw, mult,
                                                  ptr(ffi, b), p, q, o, _dims(ffi, out.shape), ptr(ffi, out))
     check(st, "odl_depthwise_conv2d_s8_forward")
@@ -181,7 +165,7 @@ def pointwise_conv2d_s8(x, w, bias, *, input_zp, output_zp, multiplier, shift, a
     q, keep = _requant(ffi, multiplier, shift, cout)
     o = _output(ffi, output_zp, act_min, act_max)
     out = np.empty(x.shape[:3] + (cout,), np.int8)
-    with _path(lib, path):
+    with path_context(path, lib):
         st = lib.odl_pointwise_conv2d_s8_forward(ptr(ffi, x), _dims(ffi, x.shape), ptr(ffi, w), cout, ptr(ffi, b),
                                                  -_zp(input_zp, "input_zp"), q, o, ptr(ffi, out))
     check(st, "odl_pointwise_conv2d_s8_forward")
@@ -202,7 +186,7 @@ def fully_connected_s8(x, w, bias, *, input_zp, output_zp, multiplier, shift, ac
     q, keep = _requant(ffi, multiplier, shift, nout)
     o = _output(ffi, output_zp, act_min, act_max)
     out = np.empty((bsz, nout), np.int8)
-    with _path(lib, path):
+    with path_context(path, lib):
         st = lib.odl_fully_connected_s8_forward(ptr(ffi, x), ptr(ffi, w), ptr(ffi, b), bsz, nout, k,
                                                 -_zp(input_zp, "input_zp"), q, o, ptr(ffi, out))
     check(st, "odl_fully_connected_s8_forward")
