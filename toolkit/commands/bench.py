@@ -7,12 +7,12 @@ import json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="benchmarks (kernels on the host)",
+    p = sub.add_parser("bench", help="benchmarks: kernels and training steps, on the host and on emulated boards",
                        description="Measure odl's kernels. `odl bench kernels --board host` times every matmul-based "
                        "kernel (int8/fp16/fp32; forward, weight gradient, input gradient) on each code path and "
                        "the same op in PyTorch (one thread); `odl bench train --board host` times one training step "
-                       "of the generated C next to PyTorch eager and compares peak memory. Records are saved under "
-                       "bench/results/.")
+                       "of the generated C next to PyTorch eager and compares peak memory. With --board qemu-XX both count "
+                       "instructions exactly on the emulated board instead. Records are saved under bench/results/.")
     bsub = p.add_subparsers(dest="bench_what", metavar="WHAT")
     k = bsub.add_parser("kernels", help="kernel GMAC/s per code path vs PyTorch",
                         description="--board host: GMAC/s of each kernel and pass on each code path, and PyTorch's "
