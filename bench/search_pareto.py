@@ -27,22 +27,10 @@ import torch.nn as nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from examples._load import load_example_module  # noqa: E402
 
 
-def _digits_module(name: str):
-    """examples/digits/<name>.py under the unique module name the example itself uses (model.py files clash)."""
-    import importlib.util
-
-    key = f"odl_examples_digits_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / "examples" / "digits" / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
-
-
-D, P = _digits_module("data"), _digits_module("pretrain")
+D, P = load_example_module("digits", "data"), load_example_module("digits", "pretrain")
 
 
 class IR(nn.Module):

@@ -17,22 +17,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def _example(ex: str, name: str):
-    """examples/<ex>/<name>.py under a unique module name (both examples have a model.py)."""
-    import importlib.util
-
-    key = f"odl_examples_{ex}_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / "examples" / ex / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
+if str(ROOT) not in sys.path:  # for examples/_load.py
+    sys.path.insert(0, str(ROOT))
+from examples._load import load_example_module  # noqa: E402
 
 
-D = _example("digits", "data")
-R = _example("digits", "run")
+D = load_example_module("digits", "data")
+R = load_example_module("digits", "run")
 
 EPOCHS = 5  # the full example's configuration (examples/digits/run.py default)
 

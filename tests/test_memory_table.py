@@ -18,22 +18,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def _example(ex: str, name: str):
-    """examples/<ex>/<name>.py under a unique module name (both examples have a model.py)."""
-    import importlib.util
-
-    key = f"odl_examples_{ex}_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / "examples" / ex / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
+if str(ROOT) not in sys.path:  # for examples/_load.py
+    sys.path.insert(0, str(ROOT))
+from examples._load import load_example_module  # noqa: E402
 
 
-M = _example("mobilenetv2", "model")
-T = _example("mobilenetv2", "table")
+M = load_example_module("mobilenetv2", "model")
+T = load_example_module("mobilenetv2", "table")
 
 
 @pytest.fixture(scope="module")

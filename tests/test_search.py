@@ -22,7 +22,10 @@ from toolkit.search import (Scheme, SearchError, brute_force, evolve, knapsack, 
                             pareto_frontier)
 
 ROOT = Path(__file__).resolve().parents[1]
-DIGITS = ROOT / "examples" / "digits"
+
+if str(ROOT) not in sys.path:  # for examples/_load.py
+    sys.path.insert(0, str(ROOT))
+from examples._load import load_example_module  # noqa: E402
 
 groups_st = st.lists(st.lists(st.tuples(st.integers(0, 60), st.integers(-20, 40)), min_size=1, max_size=4),
                      min_size=1, max_size=4)
@@ -94,25 +97,13 @@ def test_parse_budget():
 
 # ---------------------------------------------------------------------------------------- digits example ----
 
-def _digits_module(name: str):
-    """examples/digits/<name>.py under the unique module name the example itself uses (model.py files clash)."""
-    import importlib.util
-
-    key = f"odl_examples_digits_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, DIGITS / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
-
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     import torch
 
     torch.set_num_threads(1)
-    D, P = _digits_module("data"), _digits_module("pretrain")
+    D, P = load_example_module("digits", "data"), load_example_module("digits", "pretrain")
     from toolkit.host.build import cache_root
 
     # the example's deterministic splits and 30-epoch pre-training, kept between runs (pretrain() reuses its file

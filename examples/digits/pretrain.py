@@ -16,21 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+if str(_ROOT := Path(__file__).resolve().parents[2]) not in sys.path:  # the repository root, for examples/_load.py
+    sys.path.insert(0, str(_ROOT))
+from examples._load import load_example_module  # noqa: E402
 
-def _sibling(name: str):
-    """Import examples/digits/<name>.py under a unique module name (the examples' model.py files would clash)."""
-    import importlib.util
-
-    key = f"odl_examples_digits_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).resolve().parent / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
-
-
-M = _sibling("model")
+M = load_example_module("digits", "model")
 
 
 def train_torch(x: np.ndarray, y: np.ndarray, epochs: int = 30, seed: int = 0, width: int = 8, lr: float = 3e-3):
@@ -93,7 +83,7 @@ def main(argv=None) -> None:
     ap.add_argument("--epochs", type=int, default=30)
     a = ap.parse_args(argv)
     if not (Path(a.data) / "pretrain.npz").exists():
-        _sibling("data").make_splits(a.data)
+        load_example_module("digits", "data").make_splits(a.data)
     p, acc = pretrain(a.data, a.out, a.epochs)
     print(f"saved {p} (training accuracy {acc:.3f})")
 

@@ -28,24 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+if str(_ROOT := Path(__file__).resolve().parents[2]) not in sys.path:  # the repository root, for examples/_load.py
+    sys.path.insert(0, str(_ROOT))
+from examples._load import load_example_module  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 
-
-def _sibling(name: str):
-    """Import examples/digits/<name>.py under a unique module name (the examples' model.py files would clash)."""
-    import importlib.util
-
-    key = f"odl_examples_digits_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).resolve().parent / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
-
-
-D = _sibling("data")
-P = _sibling("pretrain")
+D = load_example_module("digits", "data")
+P = load_example_module("digits", "pretrain")
 
 SCHEMES = HERE / "schemes"
 
