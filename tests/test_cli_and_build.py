@@ -73,3 +73,21 @@ def test_cli_error_is_one_line_without_traceback():
     res = subprocess.run([sys.executable, "-m", "toolkit.cli", "nonexistent-command"], capture_output=True, text=True)
     assert res.returncode != 0
     assert "Traceback" not in res.stderr
+
+
+def test_bench_kernels_host_json(capsys):
+    """`odl bench kernels --board host --json`: one record per kernel x pass x path with the documented fields."""
+    assert main(["bench", "kernels", "--board", "host", "--quick", "--dtype", "int8", "--dtype", "fp32",
+                 "--pass", "forward", "--pass", "weight_grad", "--json", "--no-save"]) == 0
+    recs = json.loads(capsys.readouterr().out)
+    kernels = {"conv2d", "pointwise_conv2d", "depthwise_conv2d", "fully_connected"}
+    assert {r["kernel"] for r in recs} == kernels
+    assert {(r["dtype"], r["pass"], r["path"]) for r in recs} == {
+        (d, p, path) for d in ("int8", "fp32") for p in ("forward", "weight_grad") for path in ("reference", "host")}
+    for r in recs:
+        for key in ("kernel", "dtype", "pass", "path", "shape", "macs", "gmacs", "torch_gmacs"):
+            assert key in r
+        assert r["macs"] > 0 and r["gmacs"] > 0 and r["torch_gmacs"] > 0
+        assert r["gmacs"] == pytest.approx(r["macs"] / r["seconds"] / 1e9)
+    conv = next(r for r in recs if r["kernel"] == "conv2d")
+    assert conv["macs"] == 16 * 16 * 16 * 3 * 3 * 16  # anchor shape, padding taps counted

@@ -58,6 +58,18 @@ def register(sub) -> None:
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 
+def _report(args, records: list, module, name: str) -> int:
+    """Save (unless --no-save) and print the records of a host benchmark: JSON or the module's table."""
+    path = None if args.no_save else module.save_results(records, name)
+    if args.json:
+        print(json.dumps(records, indent=1))
+    else:
+        print(module.format_table(records))
+        if path is not None:
+            print(f"saved {path}")
+    return 0
+
+
 def run_kernels(args) -> int:
     from toolkit.bench import kernels as B
 
@@ -67,20 +79,11 @@ def run_kernels(args) -> int:
                            passes=tuple(args.passes or B.PASSES),
                            shapes=B.QUICK_SHAPES if args.quick else None,
                            min_time=0.02 if args.quick else 0.05, progress=not args.json)
-    if not args.no_save:
-        path = B.save_results(records, f"{args.board}-kernels")
-    if args.json:
-        print(json.dumps(records, indent=1))
-    else:
-        print(B.format_table(records))
-        if not args.no_save:
-            print(f"saved {path}")
-    return 0
+    return _report(args, records, B, f"{args.board}-kernels")
 
 
 def run_train(args) -> int:
     from toolkit.bench import train as B
-    from toolkit.errors import OdlError
 
     if args.board != "host":
         return run_train_device(args)
@@ -90,15 +93,7 @@ def run_train(args) -> int:
     records = B.bench_host(precisions=tuple(args.precision or ("fp32", "fp16", "int8")),
                            updates=tuple(args.update or ("last-layer", "sparse", "full")), model=model,
                            min_time=0.05 if args.quick else 0.2, progress=not args.json)
-    if not args.no_save:
-        path = B.save_results(records, f"{args.board}-train")
-    if args.json:
-        print(json.dumps(records, indent=1))
-    else:
-        print(B.format_table(records))
-        if not args.no_save:
-            print(f"saved {path}")
-    return 0
+    return _report(args, records, B, f"{args.board}-train")
 
 
 def run_kernels_target(args) -> int:
