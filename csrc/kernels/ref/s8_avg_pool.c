@@ -3,16 +3,10 @@
 
 odl_status odl_avg_pool_s8(const int8_t *input, const odl_dims *in_dims, const odl_pool_s8_params *p,
                            const odl_dims *out_dims, int8_t *output) {
-    if (!input || !output || !p || !odl_s8_dims_ok(in_dims) || !odl_s8_dims_ok(out_dims) ||
-        !odl_s8_clamp_ok(p->act_min, p->act_max))
-        return ODL_ERR_ARG;
     odl_window win;
-    odl_status st = odl_conv_geometry(in_dims->h, in_dims->w, p->pool_h, p->pool_w, p->stride_h, p->stride_w, 1, 1,
-                                      p->padding, &win);
+    const odl_status st = odl_s8_pool_window(input, in_dims, p, out_dims, output, &win);
     if (st != ODL_OK) return st;
     const int32_t c = in_dims->c;
-    if (out_dims->n != in_dims->n || out_dims->h != win.out_h || out_dims->w != win.out_w || out_dims->c != c)
-        return ODL_ERR_SHAPE;
     for (int32_t b = 0; b < in_dims->n; ++b) {
         const int8_t *img = input + (size_t)b * in_dims->h * in_dims->w * c;
         for (int32_t oy = 0; oy < win.out_h; ++oy) {
