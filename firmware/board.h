@@ -33,4 +33,29 @@ const char *odl_counter_source(void);
 /* Reset the whole chip (a warm reset: SRAM keeps its contents, .noinit survives). */
 void odl_board_reset(void) __attribute__((noreturn));
 
+/* Mask interrupts around a measured call (returns the previous state) / restore it. */
+static inline uint32_t odl_irq_save(void) {
+#if defined(__arm__)
+    uint32_t primask;
+    __asm volatile("mrs %0, primask\n cpsid i" : "=r"(primask)::"memory");
+    return primask;
+#elif defined(__riscv)
+    uint32_t mstatus;
+    __asm volatile("csrrci %0, mstatus, 8" : "=r"(mstatus)::"memory");
+    return mstatus & 8u;
+#else
+    return 0;
+#endif
+}
+
+static inline void odl_irq_restore(uint32_t s) {
+#if defined(__arm__)
+    __asm volatile("msr primask, %0" ::"r"(s) : "memory");
+#elif defined(__riscv)
+    if (s) __asm volatile("csrsi mstatus, 8" ::: "memory");
+#else
+    (void)s;
+#endif
+}
+
 #endif

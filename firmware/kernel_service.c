@@ -55,30 +55,6 @@ static void wr32(uint8_t *p, uint32_t v) {
     p[3] = (uint8_t)(v >> 24);
 }
 
-/* Mask interrupts (returns the previous state) / restore. */
-static uint32_t irq_save(void) {
-#if defined(__arm__)
-    uint32_t primask;
-    __asm volatile("mrs %0, primask\n cpsid i" : "=r"(primask)::"memory");
-    return primask;
-#elif defined(__riscv)
-    uint32_t mstatus;
-    __asm volatile("csrrci %0, mstatus, 8" : "=r"(mstatus)::"memory");
-    return mstatus & 8u;
-#else
-    return 0;
-#endif
-}
-
-static void irq_restore(uint32_t s) {
-#if defined(__arm__)
-    __asm volatile("msr primask, %0" ::"r"(s) : "memory");
-#elif defined(__riscv)
-    if (s) __asm volatile("csrsi mstatus, 8" ::: "memory");
-#else
-    (void)s;
-#endif
-}
 
 static int32_t slots_handler(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t *out, uint32_t out_cap,
                              uint32_t *out_len) {
@@ -389,10 +365,10 @@ static int32_t run_handler(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t 
     odl_status st = odl_path_select((odl_path_id)in[2]);
     uint64_t n = 0;
     if (st == ODL_OK) {
-        uint32_t irq = irq_save();
+        uint32_t irq = odl_irq_save();
         ks_count = 0;
         st = run(code, w);
-        irq_restore(irq);
+        odl_irq_restore(irq);
         n = ks_count;
     }
     wr32(out, (uint32_t)st);

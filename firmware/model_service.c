@@ -95,30 +95,6 @@ static int32_t infer_handler(void *ctx, const uint8_t *in, uint32_t n_in, uint8_
     return 0;
 }
 
-/* Interrupts masked around a measured call, so no handler is counted (as in kernel_service.c). */
-static uint32_t irq_save(void) {
-#if defined(__arm__)
-    uint32_t primask;
-    __asm volatile("mrs %0, primask\n cpsid i" : "=r"(primask)::"memory");
-    return primask;
-#elif defined(__riscv)
-    uint32_t mstatus;
-    __asm volatile("csrrci %0, mstatus, 8" : "=r"(mstatus)::"memory");
-    return mstatus & 8u;
-#else
-    return 0;
-#endif
-}
-
-static void irq_restore(uint32_t s) {
-#if defined(__arm__)
-    __asm volatile("msr primask, %0" ::"r"(s) : "memory");
-#elif defined(__riscv)
-    if (s) __asm volatile("csrsi mstatus, 8" ::: "memory");
-#else
-    (void)s;
-#endif
-}
 
 static void paint_stack(void) {
     uint8_t here;
@@ -134,13 +110,13 @@ static int32_t bench_train(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t 
     memcpy(&label, in, 4);
     if (n_in > 4u) memcpy(sample, in + 4, ODL_MODEL_INPUT_BYTES); /* else: the sample in the input tensor */
     float loss = 0.0f;
-    uint32_t irq = irq_save();
+    uint32_t irq = odl_irq_save();
     uint64_t i0 = odl_instructions();
     odl_ks_mark_begin();
     int32_t st = odl_model_train_step(sample, label, &loss);
     odl_ks_mark_end();
     uint64_t n = odl_instructions() - i0;
-    irq_restore(irq);
+    odl_irq_restore(irq);
     if (st != 0) return st;
     memcpy(out, &loss, 4);
     memcpy(out + 4, &n, 8);
@@ -153,13 +129,13 @@ static int32_t bench_infer(void *ctx, const uint8_t *in, uint32_t n_in, uint8_t 
     (void)ctx;
     if ((n_in != 0 && n_in != ODL_MODEL_INPUT_BYTES) || out_cap < 8) return -101;
     if (n_in) memcpy(sample, in, ODL_MODEL_INPUT_BYTES);
-    uint32_t irq = irq_save();
+    uint32_t irq = odl_irq_save();
     uint64_t i0 = odl_instructions();
     odl_ks_mark_begin();
     int32_t st = odl_model_infer(sample, logits);
     odl_ks_mark_end();
     uint64_t n = odl_instructions() - i0;
-    irq_restore(irq);
+    odl_irq_restore(irq);
     if (st != 0) return st;
     memcpy(out, &n, 8);
     *out_len = 8;
